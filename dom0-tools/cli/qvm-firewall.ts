@@ -1,0 +1,146 @@
+// qvm-firewall: Qubes' command, same syntax and output, on <qubes-dir>/appvms/VM/firewall.xml.
+import { Command, Option } from 'commander'
+import { UsageError } from '../errors.js'
+import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewall/edit.js'
+import { loadRegistry } from '../registry/registry.js'
+import { formatRawRule } from '../rule/format-raw.js'
+import { formatRuleTable } from '../rule/format-table.js'
+import { nowEpoch, type Rule } from '../rule/model.js'
+import { parseCliRule } from '../rule/parse.js'
+import { loadRules, modifyRules } from '../store/firewall-store.js'
+import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+
+export const EPILOG = `
+Rules can be given as positional arguments:
+    <action> [<dsthost> [<proto> [<dstports>|<icmptype>]]]
+
+And as keyword arguments:
+    action=<action> [specialtarget=dns] [dsthost=<dsthost>]
+    [proto=<proto>] [dstports=<dstports>] [icmptype=<icmptype>]
+    [expire=<expire>] [comment=<comment>]
+
+Both formats, positional and keyword arguments, can be used
+interchangeably.
+
+Available rules:
+    action:        accept or drop
+    dst4           synonym for dsthost
+    dst6           synonym for dsthost
+    dsthost        IP, network or hostname
+                     (e.g. 10.5.3.2, 192.168.0.0/16,
+                     www.example.com, fd00::/8)
+    dstports       port or port range
+                     (e.g. 443 or 1200-1400)
+    icmptype       icmp type number (e.g. 8 for echo requests)
+    proto          icmp, tcp or udp
+    specialtarget  only the value dns is currently supported,
+                     it matches the configured dns servers of
+                     a VM
+    expire         a rule is automatically removed at given time, given as
+                     seconds since 1/1/1970, or +seconds (e.g. +300 for rule
+                     expire in 5 minutes)
+    comment        a note for people; may contain spaces, given as one word
+                     (e.g. 'comment=Allow LAN')
+
+Actions:
+    list (default)            print the rules (--raw: one API string a line)
+    add [--before N] RULE     append a rule, or insert it before rule N
+    del --rule-no N | RULE    remove rule N, or the first rule equal to RULE
+    reset                     restore the default: one rule, action=accept
+
+A VM keeps at least one rule: to block everything, add 'drop' first,
+then delete the rest. Rules not matched are dropped.
+`
+
+interface GlobalOptions {
+  raw?: boolean
+  reload?: boolean
+  qubesDir?: string
+}
+
+type Edit = (rules: Rule[]) => Rule[]
+
+function parseRuleNo(untrusted: string): number {
+  if (!/^-?[0-9]{1,9}$/.test(untrusted)) throw new UsageError(`invalid rule number '${untrusted.slice(0, 20)}'`)
+  return Number(untrusted)
+}
+
+/** Turns the words after VMNAME into the edit they ask for, or undefined for `list`. */
+export function parseAction(untrustedWords: readonly string[]): Edit | undefined {
+  const [command = 'list', ...rest] = untrustedWords
+  const now = nowEpoch()
+  const sub = new Command(command).exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} })
+  let edit: Edit | undefined
+  switch (command) {
+    case 'list':
+      sub.action(() => {
+        edit = undefined
+      })
+      break
+    case 'reset':
+      sub.action(() => {
+        edit = () => resetRules()
+      })
+      break
+    case 'add':
+      sub
+        .addOption(new Option('--before <n>', 'add rule before rule with given number, instead of at the end'))
+        .argument('<rule...>')
+        .action((words: string[], opts: { before?: string }) => {
+          const rule = parseCliRule(words, { now })
+          const before = opts.before === undefined ? undefined : parseRuleNo(opts.before)
+          edit = (rules) => addRule(rules, rule, before)
+        })
+      break
+    case 'del':
+      sub
+        .addOption(new Option('--rule-no <n>', 'rule number'))
+        .argument('[rule...]')
+        .action((words: string[], opts: { ruleNo?: string }) => {
+          if (opts.ruleNo !== undefined && words.length > 0) throw new UsageError('del takes --rule-no N or a rule, not both')
+          if (opts.ruleNo !== undefined) {
+            const ruleNo = parseRuleNo(opts.ruleNo)
+            edit = (rules) => deleteRuleNo(rules, ruleNo)
+          } else if (words.length > 0) {
+            const rule = parseCliRule(words, { now })
+            edit = (rules) => deleteMatchingRule(rules, rule)
+          } else {
+            throw new UsageError('del needs --rule-no N or a rule')
+          }
+        })
+      break
+    default:
+      throw new UsageError(`invalid action '${command.slice(0, 20)}' (choose from list, add, del, reset)`)
+  }
+  sub.parse(rest as string[], { from: 'user' })
+  return edit
+}
+
+export async function qvmFirewall(vmName: string, words: readonly string[], opts: GlobalOptions): Promise<void> {
+  const qubesDir = resolveQubesDir(opts)
+  const vm = loadRegistry(qubesDir).require(vmName)
+  if (vm.klass === 'AdminVM') throw new UsageError(`${vm.name} has no firewall`)
+  const edit = parseAction(words)
+  if (edit === undefined) {
+    const rules = loadRules(qubesDir, vm.name, nowEpoch())
+    process.stdout.write(opts.raw ? rules.map((r) => formatRawRule(r) + '\n').join('') : formatRuleTable(rules, nowEpoch()))
+    return
+  }
+  await modifyRules(qubesDir, vm.name, nowEpoch, edit)
+}
+
+export function buildProgram(): Command {
+  return qubesDirOption(new Command('qvm-firewall'))
+    .description('Manage VM outgoing connections firewall')
+    .option('--raw', 'output rules as raw strings, instead of nice table')
+    .option('-r, --reload', 'force reloading rules even when unchanged')
+    .argument('<VMNAME>', 'the qube whose firewall to show or change')
+    .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset')
+    .passThroughOptions()
+    .addHelpText('after', EPILOG)
+    .action((vmName: string, words: string[], opts: GlobalOptions) => qvmFirewall(vmName, words, opts))
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  await runProgram(buildProgram(), argv)
+}

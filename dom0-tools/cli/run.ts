@@ -1,0 +1,44 @@
+// The one place where a dom0 command's errors become Qubes' single stderr line and exit code.
+import { Command, CommanderError } from 'commander'
+
+export const DEFAULT_QUBES_DIR = '/var/lib/qubes'
+
+/** `--qubes-dir DIR`, else $QUBES_DIR, else /var/lib/qubes. */
+export function qubesDirOption(cmd: Command): Command {
+  return cmd.option('--qubes-dir <dir>', 'where qubes.xml and appvms/ live (env QUBES_DIR)')
+}
+
+export function resolveQubesDir(opts: { qubesDir?: string }): string {
+  return opts.qubesDir ?? process.env['QUBES_DIR'] ?? DEFAULT_QUBES_DIR
+}
+
+/** Reports an error as `<prog>: error: <message>` and sets exit code 1. */
+export function reportError(prog: string, err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err)
+  process.stderr.write(`${prog}: error: ${message.split('\n')[0]}\n`)
+  process.exitCode = 1
+}
+
+/**
+ * Runs a commander program: its own usage errors and our errors alike end as one line
+ * `<prog>: error: ...` with exit code 1 (help and --version exit 0).
+ */
+export async function runProgram(program: Command, argv: readonly string[] = process.argv): Promise<void> {
+  const prog = program.name()
+  const silence = (cmd: Command): void => {
+    cmd.exitOverride()
+    cmd.configureOutput({ writeErr: (s) => (/^error: |^Usage:/.test(s) ? undefined : process.stderr.write(s)), outputError: () => {} })
+    cmd.commands.forEach(silence)
+  }
+  silence(program)
+  try {
+    await program.parseAsync(argv as string[])
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return
+      reportError(prog, new Error(err.message.replace(/^error: /, '')))
+      return
+    }
+    reportError(prog, err)
+  }
+}

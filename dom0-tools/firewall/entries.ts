@@ -1,0 +1,20 @@
+// The QubesDB entries dom0 gives a VM's netvm, as Qubes' reload_firewall_for_vm writes them.
+import type { EpochSeconds, Rule } from '../rule/model.js'
+import { qdbEntries } from '../rule/format-qdb.js'
+
+export interface VmAddresses {
+  ip?: string | undefined
+  ip6?: string | undefined
+}
+
+/** `/qubes-firewall/<ip>` (empty: the VM's rules are complete), `.../policy`, `.../NNNN` per family. */
+export function firewallEntries(vm: VmAddresses, rules: readonly Rule[], now: EpochSeconds): Record<string, string> {
+  const entries: Record<string, string> = {}
+  for (const [family, ip] of [[4, vm.ip], [6, vm.ip6]] as const) {
+    if (ip === undefined) continue
+    const base = `/qubes-firewall/${ip}`
+    entries[base] = ''
+    for (const [key, value] of Object.entries(qdbEntries(rules, family, now))) entries[`${base}/${key}`] = value
+  }
+  return entries
+}

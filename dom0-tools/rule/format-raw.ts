@@ -1,0 +1,26 @@
+// Qubes' API form of a rule: what `qvm-firewall --raw` prints and firewall.xml round-trips.
+import type { DstHost, Rule } from './model.js'
+import { formatDstHost, formatPorts } from './values.js'
+
+export function dstHostKey(host: DstHost): 'dst4' | 'dst6' | 'dsthost' {
+  return host.kind === 'ip4' ? 'dst4' : host.kind === 'ip6' ? 'dst6' : 'dsthost'
+}
+
+/** The match options, in Qubes' order, shared by the API and QubesDB forms. */
+export function matchOptions(rule: Rule): string[] {
+  const options = [`action=${rule.action}`]
+  if (rule.dsthost) options.push(`${dstHostKey(rule.dsthost)}=${formatDstHost(rule.dsthost)}`)
+  if (rule.proto) options.push(`proto=${rule.proto}`)
+  if (rule.specialtarget) options.push(`specialtarget=${rule.specialtarget}`)
+  if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) options.push(`dstports=${formatPorts(rule.dstports)}`)
+  if (rule.proto === 'icmp' && rule.icmptype !== undefined) options.push(`icmptype=${rule.icmptype}`)
+  return options
+}
+
+export function formatRawRule(rule: Rule): string {
+  const options = matchOptions(rule)
+  if (rule.expire !== undefined) options.push(`expire=${rule.expire}`)
+  // the comment may hold spaces, so it comes last
+  if (rule.comment !== undefined) options.push(`comment=${rule.comment}`)
+  return options.join(' ')
+}

@@ -1,0 +1,39 @@
+// `qvm-firewall list`: Qubes' table, as `column -t` lays it out.
+import type { EpochSeconds, Rule } from './model.js'
+import { formatDstHost } from './values.js'
+
+export const TABLE_HEADER = ['NO', 'ACTION', 'HOST', 'PROTOCOL', 'PORT(S)', 'SPECIAL TARGET', 'ICMP TYPE', 'EXPIRE', 'COMMENT']
+
+/** Columns padded to their widest cell, two spaces apart; the last one is not padded. */
+export function layoutTable(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
+  return rows
+    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
+    .map((line) => line + '\n')
+    .join('')
+}
+
+function portsCell(rule: Rule): string | undefined {
+  if ((rule.proto !== 'tcp' && rule.proto !== 'udp') || !rule.dstports) return undefined
+  const { from, to } = rule.dstports
+  return from === to ? String(from) : `${from}-${to}`
+}
+
+export function ruleRow(rule: Rule, index: number, now: EpochSeconds): string[] {
+  const cells = [
+    rule.action,
+    rule.dsthost && formatDstHost(rule.dsthost),
+    rule.proto,
+    portsCell(rule),
+    rule.specialtarget,
+    rule.proto === 'icmp' && rule.icmptype !== undefined ? String(rule.icmptype) : undefined,
+    rule.expire === undefined ? undefined : `${rule.expire - now >= 0 ? '+' : ''}${rule.expire - now}s`,
+    rule.comment,
+  ]
+  return [String(index), ...cells.map((cell) => cell ?? '-')]
+}
+
+export function formatRuleTable(rules: readonly Rule[], now: EpochSeconds): string {
+  return layoutTable([TABLE_HEADER, ...rules.map((rule, i) => ruleRow(rule, i, now))])
+}

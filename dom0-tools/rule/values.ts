@@ -1,0 +1,141 @@
+// Parsers of single rule values, strict as Qubes (qubes/firewall.py) and shared with the agent.
+import ipaddr from 'ipaddr.js'
+import { RuleParseError } from '../errors.js'
+import type { DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from './model.js'
+
+// Qubes' RuleOption safe set; a comment may also hold spaces.
+const SAFE_VALUE = /^[A-Za-z0-9:;,./\-_[\]]+$/
+const SAFE_COMMENT = /^[A-Za-z0-9:;,./\-_[\] ]+$/
+const HOSTNAME_CHARS = /^[a-z0-9._-]+$/
+const DECIMAL = /^[0-9]+$/
+const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/
+const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/
+
+export function describeChar(c: string): string {
+  const code = c.codePointAt(0) ?? 0
+  return code >= 0x21 && code < 0x7f ? `'${c}'` : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
+}
+
+/** Rejects a value outside Qubes' safe character set, naming the first bad character. */
+export function checkSafe(key: string, untrustedValue: string, comment = false): string {
+  if (untrustedValue === '') throw new RuleParseError(`empty value for '${key}'`)
+  const safe = comment ? SAFE_COMMENT : SAFE_VALUE
+  if (!safe.test(untrustedValue)) {
+    const bad = [...untrustedValue].find((c) => !safe.test(c)) ?? '?'
+    throw new RuleParseError(`invalid character ${describeChar(bad)} in ${key}`)
+  }
+  return untrustedValue
+}
+
+export function parsePort(untrusted: string): Port {
+  if (!DECIMAL.test(untrusted) || untrusted.length > 5 || Number(untrusted) > 65535) {
+    throw new RuleParseError(`invalid port '${untrusted}' (expected a number 0-65535)`)
+  }
+  return Number(untrusted) as Port
+}
+
+/** "443" or "1200-1400"; a single port is the range port-port. */
+export function parsePortRange(untrusted: string): PortRange {
+  const parts = untrusted.split('-')
+  if (parts.length > 2) throw new RuleParseError(`invalid port range '${untrusted}' (expected PORT or LOW-HIGH)`)
+  const from = parsePort(parts[0] ?? '')
+  const to = parts.length === 2 ? parsePort(parts[1] ?? '') : from
+  if (from > to) throw new RuleParseError(`invalid port range '${untrusted}' (start above end)`)
+  return { from, to }
+}
+
+export function parseIcmpType(untrusted: string): IcmpType {
+  if (!DECIMAL.test(untrusted) || untrusted.length > 3 || Number(untrusted) > 255) {
+    throw new RuleParseError(`invalid icmptype '${untrusted}' (expected a number 0-255)`)
+  }
+  return Number(untrusted) as IcmpType
+}
+
+export function parseHostname(untrusted: string): Hostname {
+  if (!HOSTNAME_CHARS.test(untrusted)) {
+    throw new RuleParseError(`invalid dsthost '${untrusted}' (not an IP address, and a hostname may hold only a-z 0-9 . _ -)`)
+  }
+  const name = untrusted.endsWith('.') ? untrusted.slice(0, -1) : untrusted
+  if (name.length === 0 || name.length > 253) {
+    throw new RuleParseError(`invalid dsthost '${untrusted}' (a hostname has 1-253 characters)`)
+  }
+  if (name.split('.').some((label) => label.length === 0 || label.length > 63)) {
+    throw new RuleParseError(`invalid dsthost '${untrusted}' (empty or over-long label)`)
+  }
+  return untrusted as Hostname
+}
+
+export function parseIPv4(untrusted: string): ipaddr.IPv4 | undefined {
+  if (!DOTTED_QUAD.test(untrusted) || !ipaddr.IPv4.isValidFourPartDecimal(untrusted)) return undefined
+  return ipaddr.IPv4.parse(untrusted)
+}
+
+export function parseIPv6(untrusted: string): ipaddr.IPv6 | undefined {
+  // no zone ids, no brackets: what inet_pton(AF_INET6) takes
+  if (!IPV6_CHARS.test(untrusted) || !untrusted.includes(':') || !ipaddr.IPv6.isValid(untrusted)) return undefined
+  try {
+    return ipaddr.IPv6.parse(untrusted)
+  } catch {
+    return undefined
+  }
+}
+
+function parsePrefix(untrustedValue: string, untrustedPrefix: string, max: number): number {
+  if (!DECIMAL.test(untrustedPrefix) || untrustedPrefix.length > 3 || Number(untrustedPrefix) > max) {
+    throw new RuleParseError(`invalid dsthost '${untrustedValue}' (netmask must be 0-${max})`)
+  }
+  return Number(untrustedPrefix)
+}
+
+/**
+ * An IPv4/IPv6 address or network, or a hostname. A bare address gets /32 or /128;
+ * a hostname never has a '/'. `defaultPrefix` serves firewall.xml v1's netmask attribute.
+ */
+export function parseDstHost(untrusted: string, defaultPrefix?: number): DstHost {
+  checkSafe('dsthost', untrusted)
+  const slashes = untrusted.split('/').length - 1
+  if (slashes > 1) throw new RuleParseError(`invalid dsthost '${untrusted}' (too many '/')`)
+  if (slashes === 0) {
+    const v6 = parseIPv6(untrusted)
+    if (v6) return { kind: 'ip6', address: v6, prefix: checkedPrefix(untrusted, defaultPrefix ?? 128, 128) }
+    if (/^[0-9.]+$/.test(untrusted)) {
+      const v4 = parseIPv4(untrusted)
+      if (!v4) throw new RuleParseError(`invalid dsthost '${untrusted}' (IPv4 must be a dotted quad)`)
+      return { kind: 'ip4', address: v4, prefix: checkedPrefix(untrusted, defaultPrefix ?? 32, 32) }
+    }
+    return { kind: 'name', name: parseHostname(untrusted) }
+  }
+  const [untrustedHost = '', untrustedPrefix = ''] = untrusted.split('/')
+  const v6 = parseIPv6(untrustedHost)
+  if (v6) return { kind: 'ip6', address: v6, prefix: parsePrefix(untrusted, untrustedPrefix, 128) }
+  const v4 = parseIPv4(untrustedHost)
+  if (v4) return { kind: 'ip4', address: v4, prefix: parsePrefix(untrusted, untrustedPrefix, 32) }
+  throw new RuleParseError(`invalid dsthost '${untrusted}' (invalid IP address '${untrustedHost}')`)
+}
+
+function checkedPrefix(untrusted: string, prefix: number, max: number): number {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+    throw new RuleParseError(`invalid dsthost '${untrusted}' (netmask must be 0-${max})`)
+  }
+  return prefix
+}
+
+/** Seconds since 1970, or "+N" meaning N seconds from now. */
+export function parseExpire(untrusted: string, now: EpochSeconds, allowRelative: boolean): EpochSeconds {
+  const relative = allowRelative && untrusted.startsWith('+')
+  const digits = relative ? untrusted.slice(1) : untrusted
+  if (!DECIMAL.test(digits) || digits.length > 12) {
+    throw new RuleParseError(
+      `invalid expire '${untrusted}' (expected seconds since 1970${allowRelative ? ', or +seconds' : ''})`,
+    )
+  }
+  return (relative ? now + Number(digits) : Number(digits)) as EpochSeconds
+}
+
+export function formatDstHost(host: DstHost): string {
+  return host.kind === 'name' ? host.name : `${host.address.toString()}/${host.prefix}`
+}
+
+export function formatPorts(ports: PortRange): string {
+  return `${ports.from}-${ports.to}`
+}

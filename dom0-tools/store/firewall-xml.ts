@@ -1,0 +1,114 @@
+// firewall.xml in Qubes' formats: version 2 read and written, version 1 (Qubes < 4.0) read and
+// converted as qubes/firewall.py's load_v1 does.
+import { RuleParseError, StoreError } from '../errors.js'
+import { isExpired, type EpochSeconds, type Rule } from '../rule/model.js'
+import { addOption, ruleFromOptions, type RuleOptions } from '../rule/parse.js'
+import { formatDstHost } from '../rule/values.js'
+import { attr, childNodes, escapeXml, parseXml, text, type XmlNode } from './xml.js'
+
+/** What Qubes assumes when a VM has no firewall.xml. */
+export const DEFAULT_RULES: readonly Rule[] = [{ action: 'accept' }]
+
+export function parseFirewallXml(file: string, untrustedText: string, now: EpochSeconds): Rule[] {
+  const doc = parseXml(untrustedText)
+  if (typeof doc === 'string') throw new StoreError(file, doc)
+  const rootName = Object.keys(doc).find((k) => !k.startsWith('?') && !k.startsWith('#'))
+  const root = rootName === undefined ? undefined : childNodes(doc, rootName)[0]
+  if (root === undefined) throw new StoreError(file, 'no root element')
+  const version = attr(root, 'version') ?? '1'
+  try {
+    if (version === '2') return parseV2(root, now)
+    if (version === '1') return parseV1(root, now)
+  } catch (err) {
+    if (err instanceof RuleParseError) throw new StoreError(file, err.message)
+    throw err
+  }
+  throw new StoreError(file, `unsupported firewall.xml version: ${version.slice(0, 20)}`)
+}
+
+function parseV2(root: XmlNode, now: EpochSeconds): Rule[] {
+  return childNodes(childNodes(root, 'rules')[0], 'rule').map((xmlRule, index) => {
+    const options: RuleOptions = {}
+    try {
+      for (const property of childNodes(childNodes(xmlRule, 'properties')[0], 'property')) {
+        addOption(options, attr(property, 'name') ?? '', text(property))
+      }
+      return ruleFromOptions(options, { now })
+    } catch (err) {
+      if (err instanceof RuleParseError) throw new RuleParseError(`rule ${index}: ${err.message}`)
+      throw err
+    }
+  })
+}
+
+function parseV1(root: XmlNode, now: EpochSeconds): Rule[] {
+  const policy = attr(root, 'policy')
+  if (policy !== 'allow' && policy !== 'deny') throw new RuleParseError(`version 1 policy must be allow or deny, not '${policy ?? ''}'`)
+  const translate = (key: string) => ((attr(root, key) ?? policy) === 'allow' ? 'accept' : 'drop')
+  const rules: Rule[] = [
+    { action: translate('dns'), specialtarget: 'dns' },
+    { action: translate('icmp'), proto: 'icmp' },
+  ]
+  const ruleAction = policy === 'allow' ? 'drop' : 'accept'
+  const elements = Object.keys(root).filter((k) => !k.startsWith('@_') && !k.startsWith('#'))
+  for (const name of elements) {
+    for (const [index, element] of childNodes(root, name).entries()) {
+      try {
+        rules.push(ruleFromV1(element, ruleAction, now))
+      } catch (err) {
+        if (err instanceof RuleParseError) throw new RuleParseError(`${name} ${index}: ${err.message}`)
+        throw err
+      }
+    }
+  }
+  if (policy === 'allow') rules.push({ action: 'accept' })
+  return rules
+}
+
+function ruleFromV1(element: XmlNode, action: 'accept' | 'drop', now: EpochSeconds): Rule {
+  const options: RuleOptions = { action }
+  const netmask = attr(element, 'netmask')
+  if (netmask !== undefined && !/^[0-9]{1,3}$/.test(netmask)) throw new RuleParseError(`invalid netmask '${netmask}'`)
+  const address = attr(element, 'address')
+  if (address) options.dsthost = address
+  const port = attr(element, 'port')
+  const toport = attr(element, 'toport')
+  if (port) options.dstports = toport ? `${port}-${toport}` : port
+  let proto = attr(element, 'proto')
+  // Qubes < 4.0 meant TCP when a port was given without a protocol
+  if (options.dstports && !proto) proto = 'tcp'
+  if (proto && proto !== 'any') options.proto = proto
+  const expire = attr(element, 'expire')
+  if (expire) options.expire = expire
+  return ruleFromOptions(options, { now, ...(netmask !== undefined && { defaultPrefix: Number(netmask) }) })
+}
+
+function xmlProperties(rule: Rule): [string, string][] {
+  const props: [string, string][] = [['action', rule.action]]
+  if (rule.dsthost) props.push(['dsthost', formatDstHost(rule.dsthost)])
+  if (rule.proto) props.push(['proto', rule.proto])
+  if (rule.specialtarget) props.push(['specialtarget', rule.specialtarget])
+  if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) {
+    const { from, to } = rule.dstports
+    props.push(['dstports', from === to ? String(from) : `${from}-${to}`])
+  }
+  if (rule.proto === 'icmp' && rule.icmptype !== undefined) props.push(['icmptype', String(rule.icmptype)])
+  if (rule.expire !== undefined) props.push(['expire', String(rule.expire)])
+  if (rule.comment !== undefined) props.push(['comment', rule.comment])
+  return props
+}
+
+/** Version 2, laid out as Qubes' lxml writes it; expired rules are left out, as Qubes' save() does. */
+export function serialiseFirewallXml(rules: readonly Rule[], now: EpochSeconds): string {
+  const lines = [`<?xml version='1.0' encoding='UTF-8'?>`, '<firewall version="2">', '  <rules>']
+  for (const rule of rules) {
+    if (isExpired(rule, now)) continue
+    lines.push('    <rule>', '      <properties>')
+    for (const [name, value] of xmlProperties(rule)) {
+      lines.push(`        <property name="${name}">${escapeXml(value)}</property>`)
+    }
+    lines.push('      </properties>', '    </rule>')
+  }
+  lines.push('  </rules>', '</firewall>', '')
+  return lines.join('\n')
+}

@@ -1,0 +1,33 @@
+// Small builders of model values, so renderers read like the rules they make.
+import type { NftFamily, Selector, Statement, Value, Verdict } from './model.js'
+
+export const TABLE = 'qubes'
+/** Everything the agent owns is named with this prefix (or tagged with OWNER_COMMENT). */
+export const OWN_PREFIX = 'qf-'
+export const OWNER_COMMENT = 'qubes-firewall-agent'
+export const DOWNSTREAM = 'vif*'
+
+export const meta = (key: 'iifname' | 'oifname' | 'l4proto' | 'time' | 'iif' | 'oif'): Selector => ({ meta: { key } })
+export const payload = (protocol: 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmpv6', field: string): Selector => ({
+  payload: { protocol, field },
+})
+export const eq = (left: Selector, right: Value): Statement => ({ match: { op: '==', left, right } })
+export const ne = (left: Selector, right: Value): Statement => ({ match: { op: '!=', left, right } })
+export const counter: Statement = { counter: null }
+export const accept: Verdict = { accept: null }
+export const drop: Verdict = { drop: null }
+export const ret: Verdict = { return: null }
+export const jump = (target: string): Verdict => ({ jump: { target } })
+export const goto = (target: string): Verdict => ({ goto: { target } })
+
+export const addrProto = (family: NftFamily): 'ip' | 'ip6' => family
+export const saddr = (family: NftFamily): Selector => payload(family, 'saddr')
+export const daddr = (family: NftFamily): Selector => payload(family, 'daddr')
+export const icmpProto = (family: NftFamily): 'icmp' | 'ipv6-icmp' => (family === 'ip' ? 'icmp' : 'ipv6-icmp')
+
+export function rejectAdminProhibited(family: NftFamily): Statement {
+  return family === 'ip' ? { reject: { type: 'icmp', expr: 'admin-prohibited' } } : { reject: { type: 'icmpv6', expr: 'admin-prohibited' } }
+}
+
+export const ctState = (states: string[]): Statement => ({ match: { op: 'in', left: { ct: { key: 'state' } }, right: states } })
+export const ctDirection = (direction: 'original' | 'reply'): Statement => eq({ ct: { key: 'direction' } }, direction)

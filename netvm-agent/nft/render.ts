@@ -1,0 +1,195 @@
+import ipaddr from 'ipaddr.js'
+// Pure rendering: the desired state (typed VM rules, resolved names) -> one list of nft commands.
+import type { EpochSeconds, Hostname } from '../../dom0-tools/rule/model.js'
+import type { Family, FwRule, Resolution, VmEntry } from '../push/model.js'
+import { chain, rule } from './base.js'
+import {
+  DOWNSTREAM, OWNER_COMMENT, TABLE, counter, ctDirection, ctState, daddr, eq, goto, icmpProto, jump, meta, ne,
+  payload, rejectAdminProhibited, ret, saddr,
+} from './expr.js'
+import type { ChainObj, Command, MapObj, NftFamily, RuleObj, SetObj, Statement, Value } from './model.js'
+
+export const FORWARD_CHAIN = 'qf-forward'
+export const REJECT_CHAIN = 'qf-reject'
+export const ANTISPOOF_CHAIN = 'qf-antispoof'
+export const VM_MAP = 'qf-vms'
+export const CONNECTED_SET = 'qf-connected'
+
+export const nftFamily = (family: Family): NftFamily => (family === 4 ? 'ip' : 'ip6')
+
+export function vmChainName(ip: string): string {
+  return `qf-vm-${ip.replace(/[.:]/g, '-')}`
+}
+
+export interface RenderContext {
+  now: EpochSeconds
+  /** The netvm's nameservers (specialtarget=dns), per family. */
+  nameservers: { readonly 4: readonly string[]; readonly 6: readonly string[] }
+  /** How each VM's names resolved at this apply. */
+  resolution: (vmIp: string, name: Hostname) => Resolution
+}
+
+const vmMap = (family: NftFamily): MapObj => ({
+  family, table: TABLE, name: VM_MAP, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr', map: 'verdict',
+})
+const connectedSet = (family: NftFamily): SetObj => ({
+  family, table: TABLE, name: CONNECTED_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr',
+})
+
+function addressValue(address: string, prefix: number): Value {
+  const full = address.includes(':') ? 128 : 32
+  return prefix === full ? address : { prefix: { addr: address, len: prefix } }
+}
+
+/** The statements matching a rule's destination, or 'nothing' when it can match no packet. */
+function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: RenderContext): Statement[] | 'nothing' | 'failed' {
+  const matches: Statement[] = []
+  const host = fwRule.dsthost
+  if (host?.kind === 'ip4' || host?.kind === 'ip6') {
+    // mask host bits ourselves: Qubes keeps '192.168.0.1/24' as typed
+    const masked = maskAddress(host.address.toString(), host.prefix, host.kind === 'ip4' ? 4 : 6)
+    matches.push(eq(daddr(family), addressValue(masked, host.prefix)))
+  } else if (host?.kind === 'name') {
+    const resolution = ctx.resolution(vmIp, host.name)
+    if ('error' in resolution) return 'failed'
+    const addresses = resolution.addresses.filter((a) => a.includes(':') === (family === 'ip6'))
+    if (addresses.length === 0) return 'nothing'
+    matches.push(eq(daddr(family), { set: addresses }))
+  }
+  if (fwRule.dns) {
+    const servers = ctx.nameservers[family === 'ip' ? 4 : 6]
+    if (servers.length === 0) return 'nothing'
+    matches.push(eq(daddr(family), { set: [...servers] }))
+  }
+  return matches
+}
+
+export function maskAddress(address: string, prefix: number, family: Family): string {
+  const network = family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`) : ipaddr.IPv6.networkAddressFromCIDR(`${address}/${prefix}`)
+  return network.toString()
+}
+
+/** One FwRule -> zero or more nft rules (tcp+udp rules are two), or 'block' for a failed name. */
+function renderRule(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: RenderContext): Statement[][] | 'block' {
+  const dst = destinationMatches(vmIp, fwRule, family, ctx)
+  if (dst === 'failed') return fwRule.action === 'drop' ? 'block' : []
+  if (dst === 'nothing') return []
+  const verdict = fwRule.action === 'accept' ? ret : goto(REJECT_CHAIN)
+  // the kernel stops matching an expiring rule on its own, to the second
+  const expiry: Statement[] = fwRule.expire === undefined ? [] : [{ match: { op: '<', left: meta('time'), right: fwRule.expire } }]
+  const l4 = fwRule.l4
+  const dnsPorts = fwRule.dns && (l4.kind === 'any' || (l4.kind === 'ports' && l4.ports === undefined))
+  if (l4.kind === 'icmp') {
+    const proto = family === 'ip' ? 'icmp' : 'icmpv6'
+    const type: Statement[] = l4.type === undefined ? [] : [eq(payload(proto, 'type'), l4.type)]
+    return [[...expiry, eq(meta('l4proto'), icmpProto(family)), ...dst, ...type, counter, verdict]]
+  }
+  if (l4.kind === 'any' && !dnsPorts) return [[...expiry, ...dst, counter, verdict]]
+  const protos = l4.kind === 'ports' ? l4.protos : (['tcp', 'udp'] as const)
+  const ports = l4.kind === 'ports' && l4.ports ? l4.ports : dnsPorts ? { from: 53, to: 53 } : undefined
+  return protos.map((proto) => {
+    const portMatch: Statement[] =
+      ports === undefined ? [] : [eq(payload(proto, 'dport'), ports.from === ports.to ? ports.from : { range: [ports.from, ports.to] })]
+    return [...expiry, eq(meta('l4proto'), proto), ...dst, ...portMatch, counter, verdict]
+  })
+}
+
+const ruleComment = (vmIp: string, fwRule: FwRule | 'policy') =>
+  `vm ${vmIp} ${fwRule === 'policy' ? 'policy' : `rule ${fwRule.number}`}`
+
+/** The rules of one VM's chain; a VM that failed to parse gets a single reject-all rule. */
+export function vmChainRules(entry: VmEntry, ctx: RenderContext): RuleObj[] {
+  const ip = entry.ok ? entry.vm.ip : entry.failure.ip
+  const family = nftFamily(entry.ok ? entry.vm.family : entry.failure.family)
+  const name = vmChainName(ip)
+  const rejectAll = (comment: string) => rule(family, name, [counter, goto(REJECT_CHAIN)], comment)
+  if (!entry.ok) return [rejectAll(`vm ${ip} blocked: rules did not parse`)]
+  const rules: RuleObj[] = []
+  for (const fwRule of entry.vm.rules) {
+    if (fwRule.expire !== undefined && fwRule.expire <= ctx.now) continue
+    const rendered = renderRule(ip, fwRule, family, ctx)
+    if (rendered === 'block') {
+      // a drop rule whose name did not resolve drops everything from here on: never fail open
+      rules.push(rejectAll(`${ruleComment(ip, fwRule)}: name did not resolve, blocking from here`))
+      return rules
+    }
+    for (const expr of rendered) rules.push(rule(family, name, expr, ruleComment(ip, fwRule)))
+  }
+  rules.push(rule(family, name, [counter, entry.vm.policy === 'accept' ? ret : goto(REJECT_CHAIN)], ruleComment(ip, 'policy')))
+  return rules
+}
+
+/** Commands replacing one VM's chain and its dispatch entry (the chain is created if new). */
+export function renderVm(entry: VmEntry, ctx: RenderContext): Command[] {
+  const ip = entry.ok ? entry.vm.ip : entry.failure.ip
+  const family = nftFamily(entry.ok ? entry.vm.family : entry.failure.family)
+  const vmChain = chain(family, vmChainName(ip))
+  return [
+    { add: { chain: vmChain } },
+    { flush: { chain: vmChain } },
+    ...vmChainRules(entry, ctx).map((r): Command => ({ add: { rule: r } })),
+    { add: { element: { family, table: TABLE, name: VM_MAP, elem: [[ip, goto(vmChain.name)]] } } },
+  ]
+}
+
+/** Commands forgetting a VM: its dispatch entry, then its chain. */
+export function renderVmRemoval(ip: string, family: Family, mapped: boolean): Command[] {
+  const nft = nftFamily(family)
+  const vmChain = chain(nft, vmChainName(ip))
+  return [
+    ...(mapped ? [{ delete: { element: { family: nft, table: TABLE, name: VM_MAP, elem: [ip] } } } as Command] : []),
+    { flush: { chain: vmChain } },
+    { delete: { chain: vmChain } },
+  ]
+}
+
+/**
+ * The chains, map and set the agent owns in one family, emptied and refilled: the dispatch
+ * (custom-forward -> qf-forward -> vmap by source -> qf-vm-<ip>), the reject chain, and anti-spoofing.
+ */
+export function renderOwnedSkeleton(family: NftFamily, connected: readonly string[] | undefined): Command[] {
+  const fromVif = eq(meta('iifname'), DOWNSTREAM)
+  const forward = chain(family, FORWARD_CHAIN)
+  const reject = chain(family, REJECT_CHAIN)
+  const antispoof = chain(family, ANTISPOOF_CHAIN, { type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' })
+  const add = (c: ChainObj, expr: Statement[], comment?: string): Command => ({ add: { rule: rule(family, c.name, expr, comment) } })
+  const map = vmMap(family)
+  const set = connectedSet(family)
+  return [
+    { add: { chain: forward } },
+    { flush: { chain: forward } },
+    { add: { chain: reject } },
+    { flush: { chain: reject } },
+    { add: { chain: antispoof } },
+    { flush: { chain: antispoof } },
+    { add: { map } },
+    { add: { set } },
+    add(forward, [ne(meta('iifname'), DOWNSTREAM), ret]),
+    // VM to VM stays the base chain's business (isolation), whatever a VM's rules accept
+    add(forward, [eq(meta('oifname'), DOWNSTREAM), ret]),
+    // answers within connections let in from upstream (port forwards) are not the VM's outgoing traffic
+    add(forward, [ctDirection('reply'), ret]),
+    add(forward, [{ vmap: { key: saddr(family), data: `@${VM_MAP}` } }]),
+    add(forward, [counter, goto(REJECT_CHAIN)], 'source is no known VM'),
+    // a connection the new rules no longer allow is cut at its next packet
+    add(reject, [eq(meta('l4proto'), 'tcp'), ctState(['established']), { reject: { type: 'tcp reset' } }]),
+    add(reject, [rejectAdminProhibited(family)]),
+    // a vif may only send from the addresses routed to it, and only connected VMs' addresses
+    add(antispoof, [fromVif, eq({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, false), counter, { drop: null }]),
+    ...(connected === undefined
+      ? []
+      : [
+          { flush: { set } } as Command,
+          ...(connected.length > 0
+            ? [{ add: { element: { family, table: TABLE, name: CONNECTED_SET, elem: [...connected] } } } as Command]
+            : []),
+          add(antispoof, [fromVif, { match: { op: '!=', left: saddr(family), right: `@${CONNECTED_SET}` } }, counter, { drop: null }]),
+          add(antispoof, [ne(meta('iifname'), DOWNSTREAM), { match: { op: '==', left: saddr(family), right: `@${CONNECTED_SET}` } }, counter, { drop: null }]),
+        ]),
+  ]
+}
+
+/** The one rule the agent keeps in custom-forward (inserted first, so it sees VM traffic first). */
+export function dispatchJump(family: NftFamily): RuleObj {
+  return { ...rule(family, 'custom-forward', [jump(FORWARD_CHAIN)]), comment: OWNER_COMMENT }
+}

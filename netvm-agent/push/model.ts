@@ -1,0 +1,53 @@
+// A push, parsed: what the renderer may trust. Built only by parsePush().
+import type ipaddr from 'ipaddr.js'
+import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, PortRange } from '../../dom0-tools/rule/model.js'
+
+export type Family = 4 | 6
+
+/** Layer 4 match: tcp/udp with optional ports (both when a rule gives ports without proto), or icmp. */
+export type L4Match =
+  | { readonly kind: 'any' }
+  | { readonly kind: 'ports'; readonly protos: readonly ('tcp' | 'udp')[]; readonly ports?: PortRange }
+  | { readonly kind: 'icmp'; readonly type?: IcmpType }
+
+export interface FwRule {
+  /** The rule's NNNN key: its number in `qvm-firewall list`. */
+  readonly number: number
+  readonly action: Action
+  readonly dsthost?: DstHost
+  /** specialtarget=dns: the netvm's nameservers, port 53. */
+  readonly dns: boolean
+  readonly l4: L4Match
+  readonly expire?: EpochSeconds
+}
+
+/** Addresses dom0 resolved a name to, or why it could not. */
+export type Resolution = { readonly addresses: readonly string[] } | { readonly error: string }
+
+export interface VmRules {
+  readonly ip: string
+  readonly family: Family
+  readonly policy: Action
+  readonly rules: readonly FwRule[]
+  /** Names dom0 resolved; names absent here are resolved by the agent. */
+  readonly resolved: ReadonlyMap<Hostname, Resolution>
+}
+
+/** A VM whose entries did not parse: it is blocked, and the error names it. */
+export interface VmFailure {
+  readonly ip: string
+  readonly family: Family
+  readonly error: string
+  readonly rule: number | null
+}
+
+export type VmEntry = { readonly ok: true; readonly vm: VmRules } | { readonly ok: false; readonly failure: VmFailure }
+
+export interface Push {
+  readonly vms: ReadonlyMap<string, VmEntry>
+  /** Present only when the push carries the key. */
+  readonly connectedIps4?: readonly ipaddr.IPv4[]
+  readonly connectedIps6?: readonly ipaddr.IPv6[]
+  /** Keys that were not understood and did not belong to any VM. */
+  readonly ignored: readonly string[]
+}

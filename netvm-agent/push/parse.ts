@@ -1,0 +1,209 @@
+// The trust boundary: a push (QubesDB paths -> strings) is parsed once into a typed Push.
+// A VM whose entries do not parse becomes a VmFailure (blocked), never a crash, never a skip.
+import type ipaddr from 'ipaddr.js'
+import { RuleParseError } from '../../dom0-tools/errors.js'
+import type { Action, DstHost, EpochSeconds, Hostname } from '../../dom0-tools/rule/model.js'
+import {
+  parseDstHost, parseExpire, parseHostname, parseIcmpType, parseIPv4, parseIPv6, parsePortRange,
+} from '../../dom0-tools/rule/values.js'
+import { PushError } from '../errors.js'
+import type { Family, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
+
+export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, rulesPerVm: 10_000 }
+
+const FIREWALL = '/qubes-firewall/'
+const RESOLVED = '/qubes-firewall-resolved/'
+const RULE_OPTIONS = new Set(['action', 'proto', 'dst4', 'dst6', 'dsthost', 'dstports', 'specialtarget', 'icmptype', 'expire'])
+
+/** A VM's address as used in keys: canonical text only, so one VM cannot appear under two spellings. */
+export function parseVmIp(untrusted: string): { ip: string; family: Family } | undefined {
+  const v4 = parseIPv4(untrusted)
+  if (v4) return { ip: v4.toString(), family: 4 }
+  const v6 = parseIPv6(untrusted)
+  if (v6 && v6.toString() === untrusted) return { ip: untrusted, family: 6 }
+  return undefined
+}
+
+function parseAddressList(key: string, untrusted: string, family: Family): (ipaddr.IPv4 | ipaddr.IPv6)[] {
+  return untrusted
+    .split(' ')
+    .filter((w) => w !== '')
+    .map((word) => {
+      const address = family === 4 ? parseIPv4(word) : parseIPv6(word)
+      if (!address) throw new PushError(`${key}: '${word.slice(0, 60)}' is not an IPv${family} address`, null, null, key)
+      return address
+    })
+}
+
+function expectedFamily(host: DstHost, family: Family, key: string): DstHost {
+  const hostFamily = host.kind === 'ip4' ? 4 : host.kind === 'ip6' ? 6 : undefined
+  if (hostFamily !== undefined && hostFamily !== family) {
+    throw new RuleParseError(`${key} is an IPv${hostFamily} address in the rules of an IPv${family} VM`)
+  }
+  return host
+}
+
+/** One `NNNN` value: `action=accept dst4=192.0.2.0/24 proto=tcp dstports=443-443`. */
+export function parseQdbRule(number: number, untrustedRule: string, family: Family): FwRule {
+  const options = new Map<string, string>()
+  for (const untrustedElement of untrustedRule.split(' ')) {
+    const parts = untrustedElement.split('=')
+    const [key = '', value = ''] = parts
+    if (parts.length !== 2) throw new RuleParseError(`malformed element '${untrustedElement.slice(0, 60)}' (expected key=value)`)
+    if (!RULE_OPTIONS.has(key)) throw new RuleParseError(`unsupported option '${key.slice(0, 30)}'`)
+    if (options.has(key)) throw new RuleParseError(`option '${key}' given twice`)
+    if (value === '') throw new RuleParseError(`empty value for '${key}'`)
+    options.set(key, value)
+  }
+  const hostKeys = ['dst4', 'dst6', 'dsthost'].filter((k) => options.has(k))
+  if (hostKeys.length > 1) throw new RuleParseError(`${hostKeys.join(' and ')} given together`)
+
+  const untrustedAction = options.get('action')
+  if (untrustedAction !== 'accept' && untrustedAction !== 'drop') {
+    throw new RuleParseError(untrustedAction === undefined ? 'missing action' : `invalid action '${untrustedAction.slice(0, 30)}'`)
+  }
+  const action: Action = untrustedAction
+
+  let dsthost: DstHost | undefined
+  const hostKey = hostKeys[0]
+  if (hostKey !== undefined) {
+    const host = parseDstHost(options.get(hostKey) ?? '')
+    if (hostKey === 'dst4' && host.kind !== 'ip4') throw new RuleParseError(`dst4 '${options.get(hostKey)}' is not an IPv4 address`)
+    if (hostKey === 'dst6' && host.kind !== 'ip6') throw new RuleParseError(`dst6 '${options.get(hostKey)}' is not an IPv6 address`)
+    dsthost = expectedFamily(host, family, hostKey)
+  }
+
+  const special = options.get('specialtarget')
+  if (special !== undefined && special !== 'dns') throw new RuleParseError(`invalid specialtarget '${special.slice(0, 30)}'`)
+  const proto = options.get('proto')
+  if (proto !== undefined && proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp') {
+    throw new RuleParseError(`invalid proto '${proto.slice(0, 30)}'`)
+  }
+  const untrustedPorts = options.get('dstports')
+  const untrustedIcmp = options.get('icmptype')
+  if (untrustedPorts !== undefined && proto === 'icmp') throw new RuleParseError("dstports valid only for 'tcp' and 'udp'")
+  if (untrustedIcmp !== undefined && proto !== 'icmp') throw new RuleParseError("icmptype valid only for 'icmp'")
+
+  let l4: L4Match
+  if (proto === 'icmp') {
+    l4 = { kind: 'icmp', ...(untrustedIcmp !== undefined && { type: parseIcmpType(untrustedIcmp) }) }
+  } else if (proto !== undefined || untrustedPorts !== undefined) {
+    // Qubes: a rule with ports but no proto covers tcp and udp
+    const protos = proto === undefined ? (['tcp', 'udp'] as const) : ([proto] as const)
+    l4 = { kind: 'ports', protos, ...(untrustedPorts !== undefined && { ports: parsePortRange(untrustedPorts) }) }
+  } else {
+    l4 = { kind: 'any' }
+  }
+  const untrustedExpire = options.get('expire')
+  const expire = untrustedExpire === undefined ? undefined : parseExpire(untrustedExpire, 0 as EpochSeconds, false)
+  return { number, action, dns: special === 'dns', l4, ...(dsthost && { dsthost }), ...(expire !== undefined && { expire }) }
+}
+
+function parseResolution(name: Hostname, untrusted: string): Resolution {
+  const addresses: string[] = []
+  for (const word of untrusted.split(' ').filter((w) => w !== '')) {
+    const address = parseIPv4(word) ?? parseIPv6(word)
+    if (!address) throw new RuleParseError(`resolved address '${word.slice(0, 60)}' of ${name} is not an IP address`)
+    addresses.push(address.toString())
+  }
+  return addresses.length > 0 ? { addresses } : { error: 'dom0 could not resolve it' }
+}
+
+interface RawVm {
+  ip: string
+  family: Family
+  marker: boolean
+  keys: Map<string, string>
+  resolved: Map<string, string>
+}
+
+function parseVm(raw: RawVm): VmEntry {
+  let ruleNumber: number | null = null
+  try {
+    const policy = raw.keys.get('policy')
+    if (policy === undefined) throw new RuleParseError("no 'policy' defined")
+    if (policy !== 'accept' && policy !== 'drop') throw new RuleParseError(`invalid policy '${policy.slice(0, 30)}'`)
+    const rules: FwRule[] = []
+    const numbered = [...raw.keys].filter(([key]) => key !== 'policy')
+    if (numbered.length > LIMITS.rulesPerVm) throw new RuleParseError(`more than ${LIMITS.rulesPerVm} rules`)
+    for (const [key, value] of numbered.sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!/^[0-9]{4}$/.test(key)) throw new RuleParseError(`unexpected key '${key.slice(0, 40)}' (expected policy or NNNN)`)
+      ruleNumber = Number(key)
+      rules.push(parseQdbRule(ruleNumber, value, raw.family))
+    }
+    ruleNumber = null
+    const resolved = new Map<Hostname, Resolution>()
+    for (const [untrustedName, value] of raw.resolved) {
+      const name = parseHostname(untrustedName)
+      resolved.set(name, parseResolution(name, value))
+    }
+    const vm: VmRules = { ip: raw.ip, family: raw.family, policy, rules, resolved }
+    return { ok: true, vm }
+  } catch (err) {
+    if (!(err instanceof RuleParseError)) throw err
+    return { ok: false, failure: { ip: raw.ip, family: raw.family, error: err.message, rule: ruleNumber } }
+  }
+}
+
+/**
+ * Parses a push. Throws PushError only for a push that is malformed as a whole (not an object of
+ * strings, over the size limits, a bad /connected-ips); a VM's bad entries fail that VM alone.
+ */
+export function parsePush(untrustedPush: unknown): Push {
+  if (typeof untrustedPush !== 'object' || untrustedPush === null || Array.isArray(untrustedPush)) {
+    throw new PushError('entries must be an object of QubesDB paths to strings')
+  }
+  const untrustedEntries = Object.entries(untrustedPush as Record<string, unknown>)
+  if (untrustedEntries.length > LIMITS.entries) throw new PushError(`more than ${LIMITS.entries} entries`)
+  const raws = new Map<string, RawVm>()
+  const ignored: string[] = []
+  let connectedIps4: ipaddr.IPv4[] | undefined
+  let connectedIps6: ipaddr.IPv6[] | undefined
+  const vmFor = (untrustedIp: string): RawVm | undefined => {
+    const parsed = parseVmIp(untrustedIp)
+    if (!parsed) return undefined
+    let raw = raws.get(parsed.ip)
+    if (!raw) raws.set(parsed.ip, (raw = { ...parsed, marker: false, keys: new Map(), resolved: new Map() }))
+    return raw
+  }
+  for (const [untrustedKey, untrustedValue] of untrustedEntries) {
+    if (typeof untrustedValue !== 'string') throw new PushError(`value of '${untrustedKey.slice(0, 80)}' is not a string`)
+    if (untrustedKey.length > LIMITS.keyLength) throw new PushError(`key longer than ${LIMITS.keyLength} characters`)
+    if (untrustedValue.length > LIMITS.valueLength) {
+      throw new PushError(`value of '${untrustedKey.slice(0, 80)}' longer than ${LIMITS.valueLength} characters`)
+    }
+    if (untrustedKey === '/connected-ips') {
+      connectedIps4 = parseAddressList(untrustedKey, untrustedValue, 4) as ipaddr.IPv4[]
+    } else if (untrustedKey === '/connected-ips6') {
+      connectedIps6 = parseAddressList(untrustedKey, untrustedValue, 6) as ipaddr.IPv6[]
+    } else if (untrustedKey.startsWith(FIREWALL)) {
+      const [untrustedIp = '', ...rest] = untrustedKey.slice(FIREWALL.length).split('/')
+      const raw = vmFor(untrustedIp)
+      if (!raw || rest.length > 1) ignored.push(untrustedKey)
+      else if (rest.length === 0) raw.marker = true
+      else raw.keys.set(rest[0] ?? '', untrustedValue)
+    } else if (untrustedKey.startsWith(RESOLVED)) {
+      const [untrustedIp = '', name, ...rest] = untrustedKey.slice(RESOLVED.length).split('/')
+      const raw = vmFor(untrustedIp)
+      if (!raw || name === undefined || rest.length > 0) ignored.push(untrustedKey)
+      else raw.resolved.set(name, untrustedValue)
+    } else {
+      ignored.push(untrustedKey)
+    }
+  }
+  const vms = new Map<string, VmEntry>()
+  for (const raw of raws.values()) {
+    // as in Qubes, a VM's rules count only once its empty /qubes-firewall/<ip> key says they are complete
+    if (!raw.marker) {
+      ignored.push(`${FIREWALL}${raw.ip}/*`)
+      continue
+    }
+    vms.set(raw.ip, parseVm(raw))
+  }
+  return {
+    vms,
+    ignored: ignored.map((k) => k.slice(0, 120)),
+    ...(connectedIps4 && { connectedIps4 }),
+    ...(connectedIps6 && { connectedIps6 }),
+  }
+}
