@@ -21,8 +21,9 @@ export interface FwRule {
   readonly expire?: EpochSeconds
 }
 
-/** Addresses dom0 resolved a name to, or why it could not. */
-export type Resolution = { readonly addresses: readonly string[] } | { readonly error: string }
+import type { Resolution } from '../dns/resolver.js'
+
+export type { Resolution }
 
 export interface VmRules {
   readonly ip: string

@@ -1,0 +1,83 @@
+// qubes-firewall-agent {render|apply|init|serve}
+import { readFileSync } from 'node:fs'
+import { Command } from 'commander'
+import { runProgram } from '../dom0-tools/cli/run.js'
+import { Agent, type AgentEffects } from './agent.js'
+import { realEffects } from './effects.js'
+import { PushError } from './errors.js'
+import { parsePush } from './push/parse.js'
+
+export interface AgentOptions {
+  rwDir: string
+  resolvConf: string
+  stateDir: string
+  socket: string
+}
+
+function readPushFromStdin(): ReturnType<typeof parsePush> {
+  let untrustedPush: unknown
+  try {
+    untrustedPush = JSON.parse(readFileSync(0, 'utf8'))
+  } catch (err) {
+    throw new PushError(`input is not JSON: ${(err as Error).message}`)
+  }
+  return parsePush(untrustedPush)
+}
+
+/** Prints one line per failure, naming the VM (and rule, and name); exit 1 if any. */
+function report(result: Awaited<ReturnType<Agent['replace']>>): void {
+  for (const f of result.failed) {
+    process.stderr.write(`qubes-firewall-agent: ${f.vm}${f.rule !== null ? `: rule ${f.rule}` : ''}: ${f.error}\n`)
+  }
+  if (!result.ok) process.exitCode = 1
+}
+
+export function buildProgram(): Command {
+  const program = new Command('qubes-firewall-agent')
+    .description('Enforce dom0-pushed per-VM firewall rules with nftables')
+    .option('--rw-dir <dir>', 'persistent config dir with qubes-firewall-user-script, qubes-firewall.d/', '/rw/config')
+    .option('--resolv-conf <file>', 'nameservers for specialtarget=dns and name resolution', '/etc/resolv.conf')
+    .option('--state-dir <dir>', 'where the last good push is kept', '/var/lib/qubes-firewall')
+    .option('--socket <path>', 'the daemon socket', '/run/qubes-firewall/agent.sock')
+  const opts = () => program.opts<AgentOptions>()
+
+  program
+    .command('render')
+    .description('print the nft transaction (JSON) that apply would load for the push on stdin')
+    .action(async () => {
+      const push = readPushFromStdin()
+      let captured = ''
+      const fx: AgentEffects = { ...realEffects(opts().resolvConf), runNft: async (json) => void (captured = json), listNft: async () => undefined }
+      await new Agent(fx).replace(push)
+      process.stdout.write(JSON.stringify(JSON.parse(captured), null, 2) + '\n')
+    })
+
+  program
+    .command('apply')
+    .description('load the push on stdin into nftables in this network namespace')
+    .action(async () => {
+      const result = await new Agent(realEffects(opts().resolvConf)).replace(readPushFromStdin())
+      report(result)
+      if (result.ok) process.stdout.write(`qubes-firewall-agent: applied rules of ${result.applied.length} VM(s)\n`)
+    })
+
+  program
+    .command('init')
+    .description('create the base tables (if missing) and the agent chains, blocking every VM until rules come')
+    .action(async () => {
+      report(await new Agent(realEffects(opts().resolvConf)).replace({ vms: new Map(), ignored: [] }))
+    })
+
+  program
+    .command('serve')
+    .description('the daemon: restore the last rules, run the hooks, then take pushes on the socket')
+    .action(async () => {
+      const { serve } = await import('./serve.js')
+      await serve(opts())
+    })
+  return program
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  await runProgram(buildProgram(), argv)
+}

@@ -1,0 +1,153 @@
+// Resolves names at apply time with dns-packet: UDP to each nameserver in turn, TCP when the answer
+// is truncated, A and AAAA, CNAME chains followed, all names in parallel, every wait bounded.
+// Used by the agent and by dom0 alike.
+import { randomInt } from 'node:crypto'
+import { createSocket } from 'node:dgram'
+import { connect } from 'node:net'
+import dnsPacket from 'dns-packet'
+import { parseIPv4, parseIPv6 } from '../../dom0-tools/rule/values.js'
+
+export type Resolution = { readonly addresses: readonly string[] } | { readonly error: string }
+
+export interface ResolverOptions {
+  readonly nameservers: readonly string[]
+  readonly port?: number
+  /** Per query and server. */
+  readonly timeoutMs?: number
+  /** Rounds over all servers. */
+  readonly attempts?: number
+}
+
+const MAX_CNAME_DEPTH = 8
+const RCODE_NOERROR = 0
+const RCODE_NXDOMAIN = 3
+
+interface Record {
+  type: string
+  name: string
+  data: unknown
+}
+
+class QueryError extends Error {}
+
+function buildQuery(name: string, type: 'A' | 'AAAA'): { id: number; packet: Buffer } {
+  const id = randomInt(0, 65536)
+  const packet = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] })
+  return { id, packet }
+}
+
+function withTimeout<T>(ms: number, start: (done: (err: Error | null, value?: T) => void) => () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let finished = false
+    const cleanup = start((err, value) => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      cleanup()
+      if (err) reject(err)
+      else resolve(value as T)
+    })
+    const timer = setTimeout(() => {
+      if (finished) return
+      finished = true
+      cleanup()
+      reject(new QueryError('timed out'))
+    }, ms)
+  })
+}
+
+function queryUdp(server: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer> {
+  return withTimeout(timeoutMs, (done) => {
+    const socket = createSocket(server.includes(':') ? 'udp6' : 'udp4')
+    socket.on('message', (msg) => done(null, msg))
+    socket.on('error', (err) => done(err))
+    socket.send(query, port, server)
+    return () => socket.close()
+  })
+}
+
+function queryTcp(server: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer> {
+  return withTimeout(timeoutMs, (done) => {
+    const socket = connect({ host: server, port })
+    let received = Buffer.alloc(0)
+    socket.on('connect', () => socket.write(dnsPacket.streamEncode(dnsPacket.decode(query))))
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk])
+      if (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) done(null, received.subarray(2, 2 + received.readUInt16BE(0)))
+    })
+    socket.on('error', (err) => done(err))
+    socket.on('end', () => done(new QueryError('connection closed before the answer')))
+    return () => socket.destroy()
+  })
+}
+
+/** Asks one server, falling back to TCP on truncation; checks the answer belongs to the question. */
+async function ask(server: string, port: number, name: string, type: 'A' | 'AAAA', timeoutMs: number): Promise<dnsPacket.Packet> {
+  const { id, packet } = buildQuery(name, type)
+  let untrustedAnswer = dnsPacket.decode(await queryUdp(server, port, packet, timeoutMs))
+  if ((untrustedAnswer.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) {
+    untrustedAnswer = dnsPacket.decode(await queryTcp(server, port, packet, timeoutMs))
+  }
+  const question = untrustedAnswer.questions?.[0]
+  if (untrustedAnswer.id !== id || question?.name.toLowerCase() !== name.toLowerCase() || question.type !== type) {
+    throw new QueryError('answer does not match the question')
+  }
+  return untrustedAnswer
+}
+
+type TypeResult = { addresses: string[] } | { error: string; final: boolean }
+
+/** Addresses of one type, following CNAMEs the answer does not resolve itself. */
+async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOptions): Promise<TypeResult> {
+  const port = opts.port ?? 53
+  const timeoutMs = opts.timeoutMs ?? 1500
+  let lastError = 'no nameserver'
+  for (let attempt = 0; attempt < (opts.attempts ?? 2); attempt++) {
+    for (const server of opts.nameservers) {
+      try {
+        let target = name
+        for (let depth = 0; depth <= MAX_CNAME_DEPTH; depth++) {
+          const answer = await ask(server, port, target, type, timeoutMs)
+          const rcode = (answer.flags ?? 0) & 0xf
+          if (rcode === RCODE_NXDOMAIN) return { error: 'no such name (NXDOMAIN)', final: true }
+          if (rcode !== RCODE_NOERROR) throw new QueryError(`server answered rcode ${rcode}`)
+          const records = (answer.answers ?? []) as Record[]
+          // walk the chain the answer itself carries
+          let current = target.toLowerCase()
+          for (let hop = 0; hop <= MAX_CNAME_DEPTH; hop++) {
+            const cname = records.find((r) => r.type === 'CNAME' && r.name.toLowerCase() === current)
+            if (!cname) break
+            current = String(cname.data).toLowerCase()
+          }
+          const addresses = records
+            .filter((r) => r.type === type && r.name.toLowerCase() === current)
+            .map((r) => (type === 'A' ? parseIPv4(String(r.data)) : parseIPv6(String(r.data)))?.toString())
+            .filter((a): a is string => a !== undefined)
+          if (addresses.length > 0 || current === target.toLowerCase()) return { addresses }
+          target = current
+        }
+        return { error: 'CNAME chain too long', final: true }
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err)
+      }
+    }
+  }
+  return { error: lastError, final: false }
+}
+
+/** A and AAAA of one name. No address of either type is a failure. */
+export async function resolveName(name: string, opts: ResolverOptions): Promise<Resolution> {
+  if (opts.nameservers.length === 0) return { error: 'no nameserver configured' }
+  const [a, aaaa] = await Promise.all([lookupType(name, 'A', opts), lookupType(name, 'AAAA', opts)])
+  const addresses = [...('addresses' in a ? a.addresses : []), ...('addresses' in aaaa ? aaaa.addresses : [])]
+  if (addresses.length > 0) return { addresses: [...new Set(addresses)] }
+  if ('error' in a) return { error: a.error }
+  if ('error' in aaaa) return { error: aaaa.error }
+  return { error: 'no A or AAAA record' }
+}
+
+export async function resolveAll(names: Iterable<string>, opts: ResolverOptions): Promise<Map<string, Resolution>> {
+  const unique = [...new Set(names)]
+  const results = await Promise.all(unique.map((name) => resolveName(name, opts)))
+  return new Map(unique.map((name, i) => [name, results[i] as Resolution]))
+}

@@ -1,0 +1,34 @@
+// The only code that runs nft: one JSON transaction in, or a listing out.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { NftApplyError } from '../errors.js'
+
+export type RunNft = (json: string) => Promise<void>
+export type ListNft = (args: readonly string[]) => Promise<unknown>
+
+const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
+
+/** Loads one transaction: the kernel takes all of it or none of it. */
+// nft reads "-" through /dev/stdin, which cannot be opened on the socket pair Node gives a child:
+// the transaction goes through a private file instead
+let workDir: string | undefined
+
+export const runNft: RunNft = async (json) => {
+  workDir ??= mkdtempSync(join(tmpdir(), 'qubes-firewall-'))
+  const file = join(workDir, `transaction-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
+  writeFileSync(file, json, { mode: 0o600 })
+  const result = await execa(NFT, ['-j', '-f', file], { reject: false }).finally(() => rmSync(file, { force: true }))
+  if (result.exitCode !== 0) {
+    const detail = (result.stderr || result.stdout || `exit code ${result.exitCode}`).split('\n').filter((l) => l.trim() !== '')
+    throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 3).join(' | ').slice(0, 500)}`)
+  }
+}
+
+/** `nft -j list ...`, parsed; undefined when the object does not exist. */
+export const listNft: ListNft = async (args) => {
+  const result = await execa(NFT, ['-j', 'list', ...args], { reject: false })
+  if (result.exitCode !== 0) return undefined
+  return JSON.parse(result.stdout) as unknown
+}
