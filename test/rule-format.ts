@@ -14,7 +14,7 @@ const rule = (line: string): Rule => parseApiRule(line, { now })
 t.test('formatRawRule: Qubes order, dst4/dst6/dsthost, dstports L-H, comment last', async (t) => {
   const cases: [input: string, want: string][] = [
     ['action=accept', 'action=accept'],
-    ['comment=Allow LAN action=accept', 'action=accept comment=Allow LAN'],
+    ['action=accept comment=Allow LAN', 'action=accept comment=Allow LAN'],
     [
       'dstports=443 proto=tcp dsthost=10.0.0.0/8 action=accept comment=Allow LAN',
       'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=Allow LAN',
@@ -23,7 +23,7 @@ t.test('formatRawRule: Qubes order, dst4/dst6/dsthost, dstports L-H, comment las
     ['action=accept dsthost=qubes-os.org proto=tcp dstports=443-443', 'action=accept dsthost=qubes-os.org proto=tcp dstports=443-443'],
     ['icmptype=8 proto=icmp action=drop dsthost=192.168.1.1', 'action=drop dst4=192.168.1.1/32 proto=icmp icmptype=8'],
     ['specialtarget=dns proto=udp action=accept dstports=53', 'action=accept proto=udp specialtarget=dns dstports=53-53'],
-    ['comment=one hour expire=1700003600 action=accept', 'action=accept expire=1700003600 comment=one hour'],
+    ['expire=1700003600 action=accept comment=one hour', 'action=accept expire=1700003600 comment=one hour'],
   ]
   t.plan(cases.length)
   for (const [input, want] of cases) t.equal(formatRawRule(rule(input)), want, input)
@@ -126,11 +126,11 @@ t.test('formatRuleTable: Qubes qvm-firewall list, byte for byte', async (t) => {
   ]
   t.equal(
     formatRuleTable(more.map(rule), now),
-    'NO  ACTION  HOST              PROTOCOL  PORT(S)    SPECIAL TARGET  ICMP TYPE  EXPIRE  COMMENT\n' +
-      '0   accept  10.0.0.0/8        udp       1200-1400  -               -          +3600s  LAN for an hour\n' +
-      '1   accept  2001:db8::1/128   -         -          -               -          -5s     -\n' +
-      '2   accept  -                 -         -          -               -          +0s     -\n' +
-      '3   drop    -                 -         -          -               -          -       -\n',
+    'NO  ACTION  HOST             PROTOCOL  PORT(S)    SPECIAL TARGET  ICMP TYPE  EXPIRE  COMMENT\n' +
+      '0   accept  10.0.0.0/8       udp       1200-1400  -               -          +3600s  LAN for an hour\n' +
+      '1   accept  2001:db8::1/128  -         -          -               -          -5s     -\n' +
+      '2   accept  -                -         -          -               -          +0s     -\n' +
+      '3   drop    -                -         -          -               -          -       -\n',
     'ranges, addresses, expiry relative to now',
   )
 

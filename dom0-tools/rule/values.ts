@@ -10,6 +10,7 @@ const HOSTNAME_CHARS = /^[a-z0-9._-]+$/
 const DECIMAL = /^[0-9]+$/
 const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/
 const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/
+const INET_ATON_FORM = /^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$/
 
 export function describeChar(c: string): string {
   const code = c.codePointAt(0) ?? 0
@@ -56,6 +57,10 @@ export function parseHostname(untrusted: string): Hostname {
     throw new RuleParseError(`invalid dsthost '${untrusted}' (not an IP address, and a hostname may hold only a-z 0-9 . _ -)`)
   }
   const name = untrusted.endsWith('.') ? untrusted.slice(0, -1) : untrusted
+  // resolvers read such names as numeric addresses (inet_aton: 0x7f.0.0.1, 2130706433): never a name
+  if (INET_ATON_FORM.test(name) || /^[0-9]+$/.test(name.split('.').pop() ?? '')) {
+    throw new RuleParseError(`invalid dsthost '${untrusted}' (looks like a numeric address; IPv4 must be a dotted quad)`)
+  }
   if (name.length === 0 || name.length > 253) {
     throw new RuleParseError(`invalid dsthost '${untrusted}' (a hostname has 1-253 characters)`)
   }
@@ -72,9 +77,21 @@ export function parseIPv4(untrusted: string): ipaddr.IPv4 | undefined {
 
 export function parseIPv6(untrusted: string): ipaddr.IPv6 | undefined {
   // no zone ids, no brackets: what inet_pton(AF_INET6) takes
-  if (!IPV6_CHARS.test(untrusted) || !untrusted.includes(':') || !ipaddr.IPv6.isValid(untrusted)) return undefined
+  if (!IPV6_CHARS.test(untrusted) || !untrusted.includes(':')) return undefined
+  let text = untrusted
+  const lastColon = text.lastIndexOf(':')
+  const tail = text.slice(lastColon + 1)
+  if (tail.includes('.')) {
+    // an embedded IPv4 is a strict dotted quad, and becomes two groups as inet_pton reads it
+    // (ipaddr.js would turn '::1.2.3.4' into the IPv4-mapped '::ffff:1.2.3.4')
+    const v4 = parseIPv4(tail)
+    if (!v4) return undefined
+    const [a = 0, b = 0, c = 0, d = 0] = v4.octets
+    text = `${text.slice(0, lastColon + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  if (!ipaddr.IPv6.isValid(text)) return undefined
   try {
-    return ipaddr.IPv6.parse(untrusted)
+    return ipaddr.IPv6.parse(text)
   } catch {
     return undefined
   }

@@ -1,0 +1,106 @@
+// npm run bench: our applies against the floor of plain `nft -f` of the same ruleset, in one run.
+// Runs itself inside a private network namespace; prints medians and ratios.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Agent } from '../netvm-agent/agent.js'
+import { realEffects } from '../netvm-agent/effects.js'
+import { runNft } from '../netvm-agent/nft/run.js'
+import { parsePush } from '../netvm-agent/push/parse.js'
+
+const VMS = Number(process.env['BENCH_VMS'] ?? 500)
+const RULES = Number(process.env['BENCH_RULES'] ?? 50)
+const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 20)
+
+if (!process.env['QF_BENCH_INSIDE']) {
+  const ns = `qfbench${process.pid}`
+  execFileSync('ip', ['netns', 'add', ns])
+  try {
+    const run = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? ''], {
+      stdio: 'inherit',
+      env: { ...process.env, QF_BENCH_INSIDE: '1' },
+    })
+    process.exitCode = run.status ?? 1
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns])
+  }
+} else {
+  await main()
+}
+
+function vmIp(i: number): string {
+  const qid = i + 2
+  return `10.137.${qid >> 8}.${qid & 255}`
+}
+
+/** A realistic mix without names: networks, single ports, ranges, udp, icmp, dns, drops. */
+function vmEntries(i: number, rules: number, variant = 0): Record<string, string> {
+  const ip = vmIp(i)
+  const entries: Record<string, string> = { [`/qubes-firewall/${ip}`]: '', [`/qubes-firewall/${ip}/policy`]: 'drop' }
+  for (let r = 0; r < rules; r++) {
+    const n = (r + variant) % 6
+    const net = `${(r * 7 + i) % 223 + 1}.${r % 256}.${i % 256}.0/24`
+    const rule = [
+      `action=accept dst4=${net} proto=tcp dstports=443-443`,
+      `action=accept dst4=${net} proto=tcp dstports=${1000 + r}-${2000 + r}`,
+      `action=drop dst4=${net} proto=udp dstports=${r + 1}-${r + 1}`,
+      `action=accept proto=icmp icmptype=8`,
+      `action=accept specialtarget=dns`,
+      `action=drop dst4=${(r % 200) + 10}.${i % 256}.${r % 256}.${i % 200}`,
+    ][n]
+    entries[`/qubes-firewall/${ip}/${String(r).padStart(4, '0')}`] = rule as string
+  }
+  return entries
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await work()
+  return performance.now() - start
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'qf-bench-'))
+  const resolvConf = join(dir, 'resolv.conf')
+  writeFileSync(resolvConf, 'nameserver 192.0.2.53\n')
+  const all: Record<string, string> = { '/connected-ips': Array.from({ length: VMS }, (_, i) => vmIp(i)).join(' ') }
+  for (let i = 0; i < VMS; i++) Object.assign(all, vmEntries(i, RULES))
+
+  let lastJson = ''
+  const fx = realEffects(resolvConf)
+  const capture = { ...fx, runNft: async (json: string) => { lastJson = json; await runNft(json) } }
+  const agent = new Agent(capture)
+
+  const full = await timed(() => agent.replace(parsePush(all)))
+  const fullJson = lastJson
+  const ruleCount = (fullJson.match(/"rule":/g) ?? []).length
+  execFileSync('nft', ['flush', 'ruleset'])
+  const fullFloor = await timed(() => runNft(fullJson))
+  // back to what the agent believes is loaded
+  execFileSync('nft', ['flush', 'ruleset'])
+  const agent2 = new Agent(capture)
+  await agent2.replace(parsePush(all))
+
+  const updates: number[] = []
+  const updateFloors: number[] = []
+  for (let u = 0; u < UPDATES; u++) {
+    const one = vmEntries(u % VMS, RULES, u + 1)
+    updates.push(await timed(() => agent2.update(parsePush(one))))
+    const json = lastJson
+    updateFloors.push(await timed(() => runNft(json)))
+  }
+  const upd = median(updates)
+  const updFloor = median(updateFloors)
+  const ms = (v: number) => `${v.toFixed(1)} ms`.padStart(11)
+  console.log(`qubes-firewall bench: ${VMS} VMs x ${RULES} rules (${ruleCount} nft rules loaded), ${UPDATES} one-VM updates`)
+  console.log(`                                   ours        floor (nft -f)   ratio`)
+  console.log(`full apply                  ${ms(full)}    ${ms(fullFloor)}      ${(full / fullFloor).toFixed(2)}x`)
+  console.log(`one-VM update (median)      ${ms(upd)}    ${ms(updFloor)}      ${(upd / updFloor).toFixed(2)}x`)
+}

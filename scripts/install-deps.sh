@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System tools (nft, conntrack, ip, dnsmasq) and npm packages, installed only when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+command -v nft >/dev/null || missing+=(nftables)
+command -v conntrack >/dev/null || missing+=(conntrack)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "need root to install: ${missing[*]}" >&2; exit 1; fi
+  echo "installing ${missing[*]}" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund >&2
+fi
