@@ -104,13 +104,15 @@ export class Agent {
     return perVm
   }
 
-  private async tableExists(family: NftFamily): Promise<boolean> {
-    return (await this.fx.listNft(['table', family, TABLE])) !== undefined
-  }
-
-  private async jumpPresent(family: NftFamily): Promise<boolean> {
+  /**
+   * Where our jump into qf-forward stands: 'missing-table' when custom-forward does not exist
+   * (no Qubes base table here), 'missing-jump', or 'present'. Lists only that small chain: listing
+   * a table makes nft fetch every rule in it.
+   */
+  private async dispatchState(family: NftFamily): Promise<'missing-table' | 'missing-jump' | 'present'> {
     const listing = (await this.fx.listNft(['chain', family, TABLE, 'custom-forward'])) as { nftables?: { rule?: { comment?: string } }[] } | undefined
-    return (listing?.nftables ?? []).some((item) => item.rule?.comment === OWNER_COMMENT)
+    if (listing === undefined) return 'missing-table'
+    return (listing.nftables ?? []).some((item) => item.rule?.comment === OWNER_COMMENT) ? 'present' : 'missing-jump'
   }
 
   /** Base tables where missing, our chains, and the jump into them: everything but the VMs. */
@@ -118,10 +120,10 @@ export class Agent {
     const commands: Command[] = []
     for (const family of FAMILIES) {
       const fam: Family = family === 'ip' ? 4 : 6
-      const exists = await this.tableExists(family)
-      if (!exists) commands.push(...baseTable(family))
+      const dispatch = await this.dispatchState(family)
+      if (dispatch === 'missing-table') commands.push(...baseTable(family))
       commands.push(...renderOwnedSkeleton(family, this.connected[fam]))
-      if (!exists || !(await this.jumpPresent(family))) commands.push({ insert: { rule: dispatchJump(family) } })
+      if (dispatch !== 'present') commands.push({ insert: { rule: dispatchJump(family) } })
       connectedChanged.delete(fam)
     }
     return commands

@@ -43,7 +43,7 @@ const ORDERED_OPTIONS = {
   parseAttributeValue: false,
   trimValues: true,
   commentPropName: '#comment',
-  // numeric character references (&#10;) are XML; lxml writes them for control characters
+  // numeric character references (&#233;) are XML too, not only the five named entities
   htmlEntities: true,
 } as const
 
@@ -169,7 +169,7 @@ function featuresElement(features: Map<string, string>): OrderedElement {
   )
 }
 
-/** Replaces the child element `tag` in place, or inserts it at `insertAt` when absent. */
+/** Replaces the child with `child`'s tag in place, or inserts `child` at `insertAt` when there is none. */
 function putChild(parent: OrderedElement, child: OrderedElement, insertAt: (children: OrderedNode[]) => number): void {
   const children = childrenOf(parent)
   const tag = tagOf(child)

@@ -159,11 +159,14 @@ export function parsePush(untrustedPush: unknown): Push {
   const ignored: string[] = []
   let connectedIps4: ipaddr.IPv4[] | undefined
   let connectedIps6: ipaddr.IPv6[] | undefined
+  // keys repeat each VM's address many times: parse each spelling once
+  const bySpelling = new Map<string, RawVm | undefined>()
   const vmFor = (untrustedIp: string): RawVm | undefined => {
+    if (bySpelling.has(untrustedIp)) return bySpelling.get(untrustedIp)
     const parsed = parseVmIp(untrustedIp)
-    if (!parsed) return undefined
-    let raw = raws.get(parsed.ip)
-    if (!raw) raws.set(parsed.ip, (raw = { ...parsed, marker: false, keys: new Map(), resolved: new Map() }))
+    let raw = parsed && raws.get(parsed.ip)
+    if (parsed && !raw) raws.set(parsed.ip, (raw = { ...parsed, marker: false, keys: new Map(), resolved: new Map() }))
+    bySpelling.set(untrustedIp, raw)
     return raw
   }
   for (const [untrustedKey, untrustedValue] of untrustedEntries) {

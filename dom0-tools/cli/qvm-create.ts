@@ -1,0 +1,40 @@
+// qvm-create: Qubes' command, making a domain in <qubes-dir>/qubes.xml.
+import { Command, Option } from 'commander'
+import { UsageError } from '../errors.js'
+import { modifyRegistry } from '../registry/registry.js'
+import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+
+interface Options {
+  class: string
+  qubesDir?: string
+}
+
+/** `KEY=VALUE` as Qubes' PropertyAction splits it: at the first '='. */
+export function parsePropertyToken(untrustedToken: string): [string, string] {
+  const at = untrustedToken.indexOf('=')
+  if (at <= 0) throw new UsageError(`invalid property token: '${untrustedToken}'`)
+  return [untrustedToken.slice(0, at), untrustedToken.slice(at + 1)]
+}
+
+export function buildProgram(): Command {
+  // --prop, -p and --property share one list, so the order given is the order set
+  const props: string[] = []
+  const collect = (token: string): string[] => {
+    props.push(token)
+    return props
+  }
+  const program = new Command('qvm-create')
+    .description('create a new domain')
+    .argument('<name>', 'name of the domain to create')
+    .option('-C, --class <class>', 'class of the new domain', 'AppVM')
+    .option('-p, --prop <key=value>', "set the domain's property (repeatable)", collect)
+    .addOption(new Option('--property <key=value>').hideHelp().argParser(collect))
+  return qubesDirOption(program).action(async (name: string, opts: Options) => {
+    const pairs = props.map(parsePropertyToken)
+    await modifyRegistry(resolveQubesDir(opts), (registry) => registry.create(name, opts.class, pairs))
+  })
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  await runProgram(buildProgram(), argv)
+}

@@ -1,0 +1,196 @@
+// qvm-create, qvm-prefs, qvm-ls and qvm-remove as users run them: the compiled bins
+// (`npx tsc -p .` first), each on a temporary --qubes-dir.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import t, { type Test } from 'tap'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/qubes.xml'), 'utf8')
+const execFileAsync = promisify(execFile)
+
+/** A fresh --qubes-dir (optionally with a qubes.xml), removed after the test; unique even when suites run at once. */
+function tempQubesDir(t: Test, qubesXml?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'qubes-registry-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  if (qubesXml !== undefined) writeFileSync(join(dir, 'qubes.xml'), qubesXml)
+  return dir
+}
+
+type Command = 'qvm-create' | 'qvm-prefs' | 'qvm-ls' | 'qvm-remove'
+
+interface Result {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+async function run(qubesDir: string | undefined, command: Command, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  const bin = join(ROOT, 'dist/dom0-tools/bin', `${command}.js`)
+  const argv = qubesDir === undefined ? [bin, ...args] : [bin, '--qubes-dir', qubesDir, ...args]
+  try {
+    const { stdout, stderr } = await execFileAsync(process.execPath, argv, { env: { ...process.env, QUBES_DIR: undefined, ...env } })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const failed = err as { code: number; stdout: string; stderr: string }
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
+  }
+}
+
+t.test('a lab network built with the commands', async (t) => {
+  const dir = tempQubesDir(t)
+  const steps: [command: Command, args: string[]][] = [
+    ['qvm-create', ['sys-net', '--prop', 'provides_network=True', '--prop', 'netvm=']],
+    ['qvm-create', ['sys-firewall', '-p', 'provides_network=yes', '--property', 'netvm=sys-net']],
+    ['qvm-create', ['work', '-p', 'netvm=sys-firewall']],
+    ['qvm-create', ['vault', '-p', 'netvm=none']],
+    ['qvm-create', ['disp7', '--class', 'DispVM', '-p', 'netvm=sys-firewall']],
+    ['qvm-create', ['tmpl', '-C', 'TemplateVM']],
+  ]
+
+  const cases: [args: [Command, ...string[]], stdout: string][] = [
+    [
+      ['qvm-ls'],
+      [
+        'NAME          CLASS       NETVM',
+        'disp7         DispVM      sys-firewall',
+        'dom0          AdminVM     -',
+        'sys-firewall  AppVM       sys-net',
+        'sys-net       AppVM       -',
+        'tmpl          TemplateVM  -',
+        'vault         AppVM       -',
+        'work          AppVM       sys-firewall',
+        '',
+      ].join('\n'),
+    ],
+    [
+      ['qvm-ls', '-n'],
+      [
+        'NAME          IP          NETVM',
+        'disp7         10.138.0.5  sys-firewall',
+        'dom0          -           -',
+        'sys-firewall  10.137.0.2  sys-net',
+        'sys-net       10.137.0.1  -',
+        'tmpl          -           -',
+        'vault         -           -',
+        'work          10.137.0.3  sys-firewall',
+        '',
+      ].join('\n'),
+    ],
+    [['qvm-ls', '-n', 'work', 'vault'], 'NAME   IP          NETVM\nvault  -           -\nwork   10.137.0.3  sys-firewall\n'],
+    [
+      ['qvm-prefs', 'work'],
+      [
+        'ip                D  10.137.0.3',
+        'ip6               D',
+        'klass             -  AppVM',
+        'name              -  work',
+        'netvm             -  sys-firewall',
+        'provides_network  D  False',
+        'qid               -  3',
+        '',
+      ].join('\n'),
+    ],
+    [['qvm-prefs', 'work', '--hide-default'], 'klass             -  AppVM\nname              -  work\nnetvm             -  sys-firewall\nqid               -  3\n'],
+    [['qvm-prefs', 'work', 'netvm'], 'sys-firewall\n'],
+    [['qvm-prefs', 'work', 'ip'], '10.137.0.3\n'],
+    [['qvm-prefs', 'vault', 'netvm'], '\n'],
+    [['qvm-prefs', 'vault', 'ip'], '\n'],
+    [['qvm-prefs', 'sys-net', 'provides-network'], 'True\n'],
+  ]
+  t.plan(steps.length + cases.length + 1)
+  for (const [command, args] of steps) t.same(await run(dir, command, args), { code: 0, stdout: '', stderr: '' }, `${command} ${args.join(' ')}`)
+  for (const [[command, ...args], stdout] of cases) {
+    t.test(`${command} ${args.join(' ')}`, async (t) => t.same(await run(dir, command, args), { code: 0, stdout, stderr: '' }))
+  }
+  t.test('QUBES_DIR is used when --qubes-dir is not given', async (t) => {
+    const result = await run(undefined, 'qvm-prefs', ['sys-firewall', 'netvm'], { QUBES_DIR: dir })
+    t.same(result, { code: 0, stdout: 'sys-net\n', stderr: '' })
+  })
+})
+
+t.test('qvm-prefs sets and resets properties', async (t) => {
+  const cases: [change: string[], prop: [vm: string, prop: string], want: string][] = [
+    [['work', 'netvm', 'sys-net'], ['work', 'netvm'], 'sys-net\n'],
+    [['work', 'netvm', ''], ['work', 'netvm'], '\n'],
+    [['work', 'netvm', 'None'], ['work', 'ip'], '\n'],
+    [['work', '--default', 'netvm'], ['work', 'netvm'], 'sys-firewall\n'],
+    [['untrusted', '-D', 'ip'], ['untrusted', 'ip'], '10.137.0.7\n'],
+    [['work', 'ip', '10.137.1.1'], ['work', 'ip'], '10.137.1.1\n'],
+    [['work', 'ip6', 'FD00::0:5'], ['work', 'ip6'], 'fd00::5\n'],
+    [['work', 'memory', '800'], ['work', 'memory'], '800\n'],
+  ]
+  t.plan(cases.length)
+  for (const [change, [vm, prop], want] of cases) {
+    t.test(`qvm-prefs ${change.join(' ')}`, async (t) => {
+      const dir = tempQubesDir(t, FIXTURE)
+      t.same(await run(dir, 'qvm-prefs', change), { code: 0, stdout: '', stderr: '' })
+      t.same(await run(dir, 'qvm-prefs', [vm, prop]), { code: 0, stdout: want, stderr: '' })
+    })
+  }
+})
+
+t.test('a refused command prints one line, exits 1 and leaves qubes.xml byte-identical', async (t) => {
+  const cases: [args: [Command, ...string[]], stderr: string][] = [
+    [['qvm-create', 'work'], 'qvm-create: error: VM work already exists'],
+    [['qvm-create', 'bad name'], "qvm-create: error: VM name contains illegal characters: 'bad name'"],
+    [['qvm-create', 'x', '-p', 'netvm'], "qvm-create: error: invalid property token: 'netvm'"],
+    [['qvm-create', 'x', '-p', 'netvm=vault'], 'qvm-create: error: The vault qube does not provide network'],
+    [['qvm-create', 'x', '-p', 'ip=10.137.0.300'], "qvm-create: error: Invalid IP address value: '10.137.0.300'"],
+    [['qvm-create', 'x', '--class', 'HVM'], "qvm-create: error: no such domain class: 'HVM'"],
+    [['qvm-create'], "qvm-create: error: missing required argument 'name'"],
+    [['qvm-create', 'x', '--bogus'], "qvm-create: error: unknown option '--bogus'"],
+    [['qvm-prefs', 'nosuch'], "qvm-prefs: error: no such domain: 'nosuch'"],
+    [['qvm-prefs', 'work', 'nosuch'], "qvm-prefs: error: no such property: 'nosuch'"],
+    [['qvm-prefs', 'work', 'name', 'job'], "qvm-prefs: error: property 'name' is write-once and already set"],
+    [['qvm-prefs', 'work', 'ip', '1.2.3'], "qvm-prefs: error: Invalid IP address value: '1.2.3'"],
+    [['qvm-prefs', 'work', 'provides_network', 'maybe'], "qvm-prefs: error: Invalid literal for boolean property: 'maybe'"],
+    [['qvm-prefs', 'sys-net', 'netvm', 'sys-firewall'], 'qvm-prefs: error: Loops in network are unsupported'],
+    [['qvm-prefs', 'dom0', 'netvm', 'sys-net'], "qvm-prefs: error: no such property: 'netvm'"],
+    [['qvm-prefs', 'work', '--default'], 'qvm-prefs: error: --default needs a PROPERTY'],
+    [['qvm-prefs', 'work', '--default', 'ip', '1.2.3.4'], 'qvm-prefs: error: --default takes no VALUE'],
+    [['qvm-remove', 'dom0'], "qvm-remove: error: Domain 'dom0' cannot be removed"],
+    [['qvm-remove', 'nosuch'], "qvm-remove: error: no such domain: 'nosuch'"],
+    [['qvm-remove', '-f', 'sys-net'], "qvm-remove: error: Domain is in use: 'sys-net'; details: 'sys-firewall' uses it as netvm, global property clockvm is set to it"],
+    [['qvm-remove'], "qvm-remove: error: missing required argument 'name'"],
+    [['qvm-ls', 'nosuch'], "qvm-ls: error: no such domain: 'nosuch'"],
+  ]
+  t.plan(cases.length + 1)
+  for (const [[command, ...args], stderr] of cases) {
+    t.test(`${command} ${args.join(' ')}`, async (t) => {
+      const dir = tempQubesDir(t, FIXTURE)
+      t.same(await run(dir, command, args), { code: 1, stdout: '', stderr: `${stderr}\n` })
+      t.equal(readFileSync(join(dir, 'qubes.xml'), 'utf8'), FIXTURE)
+    })
+  }
+  t.test('a qubes.xml that is not XML is named in the error', async (t) => {
+    const dir = tempQubesDir(t, '<qubes>')
+    const result = await run(dir, 'qvm-ls', [])
+    t.same(result, { code: 1, stdout: '', stderr: `qvm-ls: error: ${join(dir, 'qubes.xml')}: not well-formed XML (line 1: Unclosed tag 'qubes'.)\n` })
+  })
+})
+
+t.test('qvm-remove drops the domain and its appvms directory', async (t) => {
+  const dir = tempQubesDir(t, FIXTURE)
+  for (const vm of ['vault', 'work']) {
+    mkdirSync(join(dir, 'appvms', vm), { recursive: true })
+    writeFileSync(join(dir, 'appvms', vm, 'firewall.xml'), '<firewall version="2"/>\n')
+  }
+  t.same(await run(dir, 'qvm-remove', ['--force', 'vault']), { code: 0, stdout: '', stderr: '' })
+  t.notOk(existsSync(join(dir, 'appvms', 'vault')), 'appvms/vault is gone')
+  t.ok(existsSync(join(dir, 'appvms', 'work', 'firewall.xml')), 'appvms/work is kept')
+  t.same(await run(dir, 'qvm-prefs', ['vault']), { code: 1, stdout: '', stderr: "qvm-prefs: error: no such domain: 'vault'\n" })
+  t.match(readFileSync(join(dir, 'qubes.xml'), 'utf8'), '<label color="0xcc0000" id="label-1">red</label>', 'the rest of qubes.xml is kept')
+})
+
+t.test('10 concurrent qvm-create all land', async (t) => {
+  const dir = tempQubesDir(t)
+  const names = Array.from({ length: 10 }, (_, i) => `vm${i}`)
+  const results = await Promise.all(names.map((name) => run(dir, 'qvm-create', [name])))
+  t.same(results, names.map(() => ({ code: 0, stdout: '', stderr: '' })))
+  const qids = await Promise.all(names.map(async (name) => Number((await run(dir, 'qvm-prefs', [name, 'qid'])).stdout)))
+  t.same([...qids].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+})
