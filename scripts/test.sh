@@ -4,4 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm run build
-exec npx tap "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+npx tap "$@" 2>&1 | tee "$log" || status=$?
+# tap ends with `# { total: N, pass: P, fail: F, ... }`: say it in the plain form CI reads
+summary=$(grep -E '^# \{ total: ' "$log" | tail -1 || true)
+pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
+fail=$(sed -nE 's/.*fail: ([0-9]+).*/\1/p' <<<"$summary")
+skip=$(sed -nE 's/.*skip: ([0-9]+).*/\1/p' <<<"$summary")
+echo "${pass:-0} passed, ${fail:-0} failed${skip:+, $skip skipped}"
+exit "$status"
