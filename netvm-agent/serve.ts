@@ -28,7 +28,7 @@ function log(message: string): void {
 }
 
 /** What the daemon enforces, as the raw entries it was given (plus names it resolved): what it persists. */
-class PersistedState {
+export class PersistedState {
   private entries: Entries = {}
 
   constructor(private readonly file: string) {}
