@@ -1,16 +1,22 @@
 // The agent's core: keeps the desired state (every VM's parsed rules), resolves names, and turns
-// each change (replace, update, remove) into ONE nft transaction. Effects are passed in.
+// each change into ONE nft transaction. Effects are passed in, so all of this runs without root.
+//
+// Every VM has its own chain, reached by source address through a verdict map. A one-VM update
+// never deletes anything while the caller waits (a deletion makes the kernel wait ~15 ms): it
+// adds a fresh chain and points the overlay map qf-vms-update (looked up first) at it. The
+// clean-up (move the entry to qf-vms, delete the old chain) runs after, in collectGarbage().
 import type { EpochSeconds, Hostname } from '../dom0-tools/rule/model.js'
 import type { Resolution } from './dns/resolver.js'
 import type { Nameservers } from './dns/resolv-conf.js'
 import { NftApplyError } from './errors.js'
 import { baseTable } from './nft/base.js'
+import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import type { Command, NftFamily } from './nft/model.js'
 import {
-  CONNECTED_SET, VM_MAP, dispatchJump, nftFamily, renderOwnedSkeleton, renderVm, renderVmRemoval, type RenderContext,
+  CONNECTED_SET, VM_CHAIN_PREFIX, VM_MAP, VM_OVERLAY_MAP, deleteChain, dispatchJump, mapElement, nftFamily,
+  renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
 } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
-import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import type { Family, Push, VmEntry } from './push/model.js'
 
 export interface AgentEffects {
@@ -37,19 +43,30 @@ export interface ApplyResult {
   error?: string
 }
 
-interface LoadedVm {
+export interface LoadedVm {
   entry: VmEntry
   /** Effective resolutions: dom0's, else the agent's own. */
   resolution: Map<Hostname, Resolution>
+  chain: string
+  /** The entry lives in the overlay map until collectGarbage() moves it. */
+  inOverlay: boolean
+  /** A chain that no longer serves and waits for collectGarbage(). */
+  retired?: string
 }
 
 const FAMILIES: NftFamily[] = ['ip', 'ip6']
+
+function familyOf(entry: VmEntry): Family {
+  return entry.ok ? entry.vm.family : entry.failure.family
+}
 
 export class Agent {
   private vms = new Map<string, LoadedVm>()
   private connected: { 4?: readonly string[]; 6?: readonly string[] } = {}
   /** Whether our skeleton (and the jump in custom-forward) is known to be in place. */
   private skeletonReady = false
+  private generation = 0
+  private readonly epoch = Date.now().toString(36)
   lastError: string | null = null
 
   constructor(private readonly fx: AgentEffects) {}
@@ -58,26 +75,59 @@ export class Agent {
     return this.vms
   }
 
+  private nextChain(ip: string): string {
+    return vmChainName(ip, `${this.epoch}${(this.generation++).toString(36)}`)
+  }
+
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. */
   async replace(push: Push): Promise<ApplyResult> {
-    const removed = [...this.vms.keys()].filter((ip) => !push.vms.has(ip))
-    return this.apply(push, removed, true)
+    return this.full(push)
   }
 
   /** Only the VMs in the push (and /connected-ips* when present) change. */
   async update(push: Push): Promise<ApplyResult> {
-    return this.apply(push, [], false)
+    if (!this.skeletonReady) {
+      const kept = new Map<string, VmEntry>([...this.vms].map(([ip, vm]) => [ip, vm.entry]))
+      for (const [ip, entry] of push.vms) kept.set(ip, entry)
+      return this.full({ ...push, vms: kept }, push.vms)
+    }
+    return this.incremental(push, [])
   }
 
   async remove(ips: readonly string[]): Promise<ApplyResult> {
-    const known = ips.filter((ip) => this.vms.has(ip))
-    return this.apply({ vms: new Map(), ignored: [] }, known, false)
+    return this.incremental({ vms: new Map(), ignored: [] }, ips.filter((ip) => this.vms.has(ip)))
   }
 
   /** Re-renders every loaded VM (SIGHUP, expiry): names are resolved again. */
   async reapply(): Promise<ApplyResult> {
     this.skeletonReady = false
-    return this.apply({ vms: new Map([...this.vms].map(([ip, vm]) => [ip, vm.entry])), ignored: [] }, [], true)
+    return this.full({ vms: new Map([...this.vms].map(([ip, vm]) => [ip, vm.entry])), ignored: [] })
+  }
+
+  /** Whether collectGarbage() has work: the daemon calls it once a request is answered. */
+  hasGarbage(): boolean {
+    return [...this.vms.values()].some((vm) => vm.inOverlay || vm.retired !== undefined)
+  }
+
+  /** Moves overlay entries into qf-vms and deletes retired chains, in one transaction. */
+  async collectGarbage(): Promise<void> {
+    const commands: Command[] = []
+    const done: LoadedVm[] = []
+    for (const [ip, vm] of this.vms) {
+      const family = familyOf(vm.entry)
+      if (vm.inOverlay) {
+        commands.push(mapElement('delete', family, VM_MAP, ip), mapElement('add', family, VM_MAP, ip, vm.chain))
+        commands.push(mapElement('delete', family, VM_OVERLAY_MAP, ip))
+      }
+      if (vm.retired !== undefined) commands.push(deleteChain(family, vm.retired))
+      if (vm.inOverlay || vm.retired !== undefined) done.push(vm)
+    }
+    if (commands.length === 0) return
+    await this.fx.runNft(serialise(commands))
+    for (const vm of done) {
+      vm.inOverlay = false
+      delete vm.retired
+    }
   }
 
   private async resolveNames(push: Push): Promise<Map<string, Map<Hostname, Resolution>>> {
@@ -104,41 +154,20 @@ export class Agent {
     return perVm
   }
 
-  /**
-   * Where our jump into qf-forward stands: 'missing-table' when custom-forward does not exist
-   * (no Qubes base table here), 'missing-jump', or 'present'. Lists only that small chain: listing
-   * a table makes nft fetch every rule in it.
-   */
+  /** Whether custom-forward exists and holds our jump. Lists only that small chain: listing a table makes nft fetch every rule. */
   private async dispatchState(family: NftFamily): Promise<'missing-table' | 'missing-jump' | 'present'> {
     const listing = (await this.fx.listNft(['chain', family, TABLE, 'custom-forward'])) as { nftables?: { rule?: { comment?: string } }[] } | undefined
     if (listing === undefined) return 'missing-table'
     return (listing.nftables ?? []).some((item) => item.rule?.comment === OWNER_COMMENT) ? 'present' : 'missing-jump'
   }
 
-  /** Base tables where missing, our chains, and the jump into them: everything but the VMs. */
-  private async skeletonCommands(connectedChanged: Set<Family>): Promise<Command[]> {
-    const commands: Command[] = []
-    for (const family of FAMILIES) {
-      const fam: Family = family === 'ip' ? 4 : 6
-      const dispatch = await this.dispatchState(family)
-      if (dispatch === 'missing-table') commands.push(...baseTable(family))
-      commands.push(...renderOwnedSkeleton(family, this.connected[fam]))
-      if (dispatch !== 'present') commands.push({ insert: { rule: dispatchJump(family) } })
-      connectedChanged.delete(fam)
-    }
-    return commands
-  }
-
-  private connectedCommands(families: Set<Family>): Command[] {
-    const commands: Command[] = []
-    for (const fam of families) {
-      const family = nftFamily(fam)
-      const set = { family, table: TABLE, name: CONNECTED_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr' } as const
-      const ips = this.connected[fam] ?? []
-      commands.push({ flush: { set } })
-      if (ips.length > 0) commands.push({ add: { element: { family, table: TABLE, name: CONNECTED_SET, elem: [...ips] } } })
-    }
-    return commands
+  /** Every VM chain of ours in the kernel, by family (from a run before a restart, too). */
+  private async existingVmChains(family: NftFamily): Promise<string[]> {
+    const listing = (await this.fx.listNft(['chains', family])) as { nftables?: { chain?: { table?: string; name?: string } }[] } | undefined
+    return (listing?.nftables ?? [])
+      .map((item) => item.chain)
+      .filter((c) => c?.table === TABLE && c.name?.startsWith(VM_CHAIN_PREFIX))
+      .map((c) => c?.name as string)
   }
 
   private context(resolutions: Map<string, Map<Hostname, Resolution>>): RenderContext {
@@ -149,60 +178,111 @@ export class Agent {
     }
   }
 
-  private async apply(push: Push, removed: readonly string[], full: boolean): Promise<ApplyResult> {
-    const resolutions = await this.resolveNames(push)
-    const previous = { vms: new Map(this.vms), connected: { ...this.connected } }
-    const connectedChanged = new Set<Family>()
-    if (push.connectedIps4) (this.connected[4] = push.connectedIps4.map(String)), connectedChanged.add(4)
-    if (push.connectedIps6) (this.connected[6] = push.connectedIps6.map(String)), connectedChanged.add(6)
+  private takeConnected(push: Push): Set<Family> {
+    const changed = new Set<Family>()
+    if (push.connectedIps4) (this.connected[4] = push.connectedIps4.map(String)), changed.add(4)
+    if (push.connectedIps6) (this.connected[6] = push.connectedIps6.map(String)), changed.add(6)
+    return changed
+  }
 
+  /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
+  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms): Promise<ApplyResult> {
+    const resolutions = await this.resolveNames(push)
+    const previous = { vms: this.vms, connected: { ...this.connected } }
+    this.takeConnected(push)
     const ctx = this.context(resolutions)
     const commands: Command[] = []
-    if (full || !this.skeletonReady) {
-      commands.push(...(await this.skeletonCommands(connectedChanged)))
-      // a full apply rebuilds the dispatch map from scratch
-      for (const family of FAMILIES) {
-        commands.push({ flush: { map: { family, table: TABLE, name: VM_MAP, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr', map: 'verdict' } } })
-      }
-      for (const ip of removed) {
-        const old = this.vms.get(ip)
-        if (old) commands.push(...renderVmRemoval(ip, familyOf(old.entry), false))
-      }
-      const untouched = full ? [] : [...this.vms].filter(([ip]) => !push.vms.has(ip) && !removed.includes(ip))
-      for (const [, vm] of untouched) commands.push(...renderVm(vm.entry, ctx))
-    } else {
-      commands.push(...this.connectedCommands(connectedChanged))
-      for (const ip of removed) {
-        const old = this.vms.get(ip)
-        if (old) commands.push(...renderVmRemoval(ip, familyOf(old.entry), true))
-      }
+    for (const family of FAMILIES) {
+      const fam: Family = family === 'ip' ? 4 : 6
+      const dispatch = await this.dispatchState(family)
+      if (dispatch === 'missing-table') commands.push(...baseTable(family))
+      commands.push(...renderOwnedSkeleton(family, this.connected[fam]))
+      if (dispatch !== 'present') commands.push({ insert: { rule: dispatchJump(family) } })
+      const stale = dispatch === 'missing-table' ? [] : await this.existingVmChains(family)
+      for (const name of stale) commands.push(deleteChain(fam, name))
     }
-    for (const entry of push.vms.values()) commands.push(...renderVm(entry, ctx))
-
-    const failed: Failure[] = []
+    const next = new Map<string, LoadedVm>()
+    for (const [ip, entry] of push.vms) {
+      const chainName = this.nextChain(ip)
+      commands.push(...renderVmChain(entry, ctx, chainName), mapElement('add', familyOf(entry), VM_MAP, ip, chainName))
+      next.set(ip, { entry, resolution: resolutions.get(ip) ?? new Map(), chain: chainName, inOverlay: false })
+    }
+    const removed = [...previous.vms.keys()].filter((ip) => !push.vms.has(ip))
     try {
       await this.fx.runNft(serialise(commands))
     } catch (err) {
-      if (!(err instanceof NftApplyError)) throw err
-      this.vms = previous.vms
       this.connected = previous.connected
-      if (push.vms.size === 0 || [...push.vms.values()].every((e) => !e.ok)) {
-        this.lastError = err.message
-        return { ok: false, applied: [], failed: [...push.vms.keys()].map((vm) => ({ vm, rule: null, error: err.message })), resolved: {}, error: err.message }
-      }
-      // fail closed: the VMs of a refused push are blocked, not left on rules dom0 replaced
-      const blocked = new Map<string, VmEntry>(
-        [...push.vms].map(([ip, e]) => [ip, { ok: false, failure: { ip, family: familyOf(e), error: err.message, rule: null } }]),
-      )
-      return this.apply({ ...push, vms: blocked }, removed, full)
+      return this.refused(err, push, (blocked) => this.full(blocked, reported))
     }
+    this.vms = next
     this.skeletonReady = true
-    for (const ip of removed) this.vms.delete(ip)
-    for (const [ip, entry] of push.vms) this.vms.set(ip, { entry, resolution: resolutions.get(ip) ?? new Map() })
+    return this.report(reported, ctx, removed)
+  }
 
+  /** Changes only the pushed VMs: fresh chains behind the overlay map; nothing deleted but removed VMs. */
+  private async incremental(push: Push, removed: readonly string[]): Promise<ApplyResult> {
+    // an entry still in the overlay must move out before the VM can be updated again
+    if ([...push.vms.keys(), ...removed].some((ip) => this.vms.get(ip)?.inOverlay)) await this.collectGarbage()
+    const resolutions = await this.resolveNames(push)
+    const previousConnected = { ...this.connected }
+    const connectedChanged = this.takeConnected(push)
+    const ctx = this.context(resolutions)
+    const commands: Command[] = []
+    for (const fam of connectedChanged) {
+      const family = nftFamily(fam)
+      const set = { family, table: TABLE, name: CONNECTED_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr' } as const
+      const ips = this.connected[fam] ?? []
+      commands.push({ flush: { set } })
+      if (ips.length > 0) commands.push({ add: { element: { family, table: TABLE, name: CONNECTED_SET, elem: [...ips] } } })
+    }
+    for (const ip of removed) {
+      const old = this.vms.get(ip) as LoadedVm
+      const family = familyOf(old.entry)
+      commands.push(mapElement('delete', family, VM_MAP, ip), deleteChain(family, old.chain))
+      if (old.retired !== undefined) commands.push(deleteChain(family, old.retired))
+    }
+    const changes = new Map<string, LoadedVm>()
+    for (const [ip, entry] of push.vms) {
+      const old = this.vms.get(ip)
+      const chainName = this.nextChain(ip)
+      commands.push(...renderVmChain(entry, ctx, chainName))
+      // a VM seen for the first time goes straight into qf-vms: adding is cheap, only replacing is not
+      commands.push(mapElement('add', familyOf(entry), old ? VM_OVERLAY_MAP : VM_MAP, ip, chainName))
+      changes.set(ip, {
+        entry, resolution: resolutions.get(ip) ?? new Map(), chain: chainName, inOverlay: old !== undefined,
+        ...(old && { retired: old.chain }),
+      })
+    }
+    try {
+      await this.fx.runNft(serialise(commands))
+    } catch (err) {
+      this.connected = previousConnected
+      return this.refused(err, push, (blocked) => this.incremental(blocked, removed))
+    }
+    for (const ip of removed) this.vms.delete(ip)
+    for (const [ip, vm] of changes) this.vms.set(ip, vm)
+    return this.report(push.vms, ctx, removed)
+  }
+
+  /** nft refused: the kernel kept the old ruleset whole. Fail closed: block the pushed VMs instead. */
+  private async refused(err: unknown, push: Push, retry: (blocked: Push) => Promise<ApplyResult>): Promise<ApplyResult> {
+    if (!(err instanceof NftApplyError)) throw err
+    if (push.vms.size === 0 || [...push.vms.values()].every((e) => !e.ok)) {
+      this.lastError = err.message
+      const failed = [...push.vms.keys()].map((vm) => ({ vm, rule: null, error: err.message }))
+      return { ok: false, applied: [], failed, resolved: {}, error: err.message }
+    }
+    const blocked = new Map<string, VmEntry>(
+      [...push.vms].map(([ip, e]) => [ip, { ok: false, failure: { ip, family: familyOf(e), error: err.message, rule: null } }]),
+    )
+    return retry({ ...push, vms: blocked })
+  }
+
+  private report(pushed: ReadonlyMap<string, VmEntry>, ctx: RenderContext, removed: readonly string[]): ApplyResult {
+    const failed: Failure[] = []
     const resolved: Record<string, string[]> = {}
     const applied: string[] = []
-    for (const [ip, entry] of push.vms) {
+    for (const [ip, entry] of pushed) {
       if (!entry.ok) {
         failed.push({ vm: ip, rule: entry.failure.rule, error: `blocked: ${entry.failure.error}` })
         continue
@@ -218,8 +298,4 @@ export class Agent {
     this.lastError = failed.length > 0 ? failed.map((f) => `${f.vm}: ${f.error}`).join('; ') : null
     return { ok: failed.length === 0, applied, failed, resolved, ...(removed.length > 0 && { removed: [...removed] }) }
   }
-}
-
-function familyOf(entry: VmEntry): Family {
-  return entry.ok ? entry.vm.family : entry.failure.family
 }

@@ -119,9 +119,10 @@ export async function handleRequest(agent: Agent, state: PersistedState, untrust
 }
 
 function status(agent: Agent): Response {
-  const vms = [...agent.loadedVms()].map(([ip, { entry, resolution }]) => ({
+  const vms = [...agent.loadedVms()].map(([ip, { entry, resolution, chain }]) => ({
     ip,
     ok: entry.ok,
+    chain,
     ...(entry.ok
       ? {
           policy: entry.vm.policy,
@@ -196,7 +197,13 @@ export async function serve(opts: AgentOptions): Promise<void> {
 
   mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o700 })
   rmSync(opts.socket, { force: true })
-  const server = createServer((socket) => serveConnection(socket, (line) => exclusive(() => handleRequest(agent, state, line))))
+  const handle = async (line: string): Promise<Response> => {
+    const response = await exclusive(() => handleRequest(agent, state, line))
+    // the answer is out first; the clean-up of a one-VM update follows, before the next change
+    if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
+    return response
+  }
+  const server = createServer((socket) => serveConnection(socket, handle))
   // the socket is 0600 from its first moment: created under a umask that leaves nothing for others
   const oldUmask = process.umask(0o177)
   await new Promise<void>((resolve, reject) => server.listen(opts.socket, resolve).once('error', reject))

@@ -13,12 +13,17 @@ export const FORWARD_CHAIN = 'qf-forward'
 export const REJECT_CHAIN = 'qf-reject'
 export const ANTISPOOF_CHAIN = 'qf-antispoof'
 export const VM_MAP = 'qf-vms'
+/** Consulted before qf-vms: a one-VM update lands here without deleting anything (deletions make the kernel wait). */
+export const VM_OVERLAY_MAP = 'qf-vms-update'
 export const CONNECTED_SET = 'qf-connected'
 
 export const nftFamily = (family: Family): NftFamily => (family === 4 ? 'ip' : 'ip6')
 
-export function vmChainName(ip: string): string {
-  return `qf-vm-${ip.replace(/[.:]/g, '-')}`
+export const VM_CHAIN_PREFIX = 'qf-vm-'
+
+/** A VM's chain: its address, and a generation so that a new chain never replaces one in use. */
+export function vmChainName(ip: string, generation: string): string {
+  return `${VM_CHAIN_PREFIX}${ip.replace(/[.:]/g, '-')}-g${generation}`
 }
 
 export interface RenderContext {
@@ -98,10 +103,9 @@ const ruleComment = (vmIp: string, fwRule: FwRule | 'policy') =>
   `vm ${vmIp} ${fwRule === 'policy' ? 'policy' : `rule ${fwRule.number}`}`
 
 /** The rules of one VM's chain; a VM that failed to parse gets a single reject-all rule. */
-export function vmChainRules(entry: VmEntry, ctx: RenderContext): RuleObj[] {
+export function vmChainRules(entry: VmEntry, ctx: RenderContext, name: string): RuleObj[] {
   const ip = entry.ok ? entry.vm.ip : entry.failure.ip
   const family = nftFamily(entry.ok ? entry.vm.family : entry.failure.family)
-  const name = vmChainName(ip)
   const rejectAll = (comment: string) => rule(family, name, [counter, goto(REJECT_CHAIN)], comment)
   if (!entry.ok) return [rejectAll(`vm ${ip} blocked: rules did not parse`)]
   const rules: RuleObj[] = []
@@ -119,28 +123,25 @@ export function vmChainRules(entry: VmEntry, ctx: RenderContext): RuleObj[] {
   return rules
 }
 
-/** Commands replacing one VM's chain and its dispatch entry (the chain is created if new). */
-export function renderVm(entry: VmEntry, ctx: RenderContext): Command[] {
-  const ip = entry.ok ? entry.vm.ip : entry.failure.ip
+export type MapName = typeof VM_MAP | typeof VM_OVERLAY_MAP
+
+/** Commands creating a VM's chain (a fresh name: never one in use) and filling it. */
+export function renderVmChain(entry: VmEntry, ctx: RenderContext, chainName: string): Command[] {
   const family = nftFamily(entry.ok ? entry.vm.family : entry.failure.family)
-  const vmChain = chain(family, vmChainName(ip))
   return [
-    { add: { chain: vmChain } },
-    { flush: { chain: vmChain } },
-    ...vmChainRules(entry, ctx).map((r): Command => ({ add: { rule: r } })),
-    { add: { element: { family, table: TABLE, name: VM_MAP, elem: [[ip, goto(vmChain.name)]] } } },
+    { add: { chain: chain(family, chainName) } },
+    ...vmChainRules(entry, ctx, chainName).map((r): Command => ({ add: { rule: r } })),
   ]
 }
 
-/** Commands forgetting a VM: its dispatch entry, then its chain. */
-export function renderVmRemoval(ip: string, family: Family, mapped: boolean): Command[] {
-  const nft = nftFamily(family)
-  const vmChain = chain(nft, vmChainName(ip))
-  return [
-    ...(mapped ? [{ delete: { element: { family: nft, table: TABLE, name: VM_MAP, elem: [ip] } } } as Command] : []),
-    { flush: { chain: vmChain } },
-    { delete: { chain: vmChain } },
-  ]
+export function mapElement(op: 'add' | 'delete', family: Family, map: MapName, ip: string, chainName?: string): Command {
+  const elem = chainName === undefined ? [ip] : [[ip, goto(chainName)] as [string, ReturnType<typeof goto>]]
+  const obj = { element: { family: nftFamily(family), table: TABLE, name: map, elem } }
+  return op === 'add' ? { add: obj } : { delete: obj }
+}
+
+export function deleteChain(family: Family, chainName: string): Command {
+  return { delete: { chain: chain(nftFamily(family), chainName) } }
 }
 
 /**
@@ -154,6 +155,7 @@ export function renderOwnedSkeleton(family: NftFamily, connected: readonly strin
   const antispoof = chain(family, ANTISPOOF_CHAIN, { type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' })
   const add = (c: ChainObj, expr: Statement[], comment?: string): Command => ({ add: { rule: rule(family, c.name, expr, comment) } })
   const map = vmMap(family)
+  const overlay = { ...vmMap(family), name: VM_OVERLAY_MAP }
   const set = connectedSet(family)
   return [
     { add: { chain: forward } },
@@ -163,12 +165,16 @@ export function renderOwnedSkeleton(family: NftFamily, connected: readonly strin
     { add: { chain: antispoof } },
     { flush: { chain: antispoof } },
     { add: { map } },
+    { flush: { map } },
+    { add: { map: overlay } },
+    { flush: { map: overlay } },
     { add: { set } },
     add(forward, [ne(meta('iifname'), DOWNSTREAM), ret]),
     // VM to VM stays the base chain's business (isolation), whatever a VM's rules accept
     add(forward, [eq(meta('oifname'), DOWNSTREAM), ret]),
     // answers within connections let in from upstream (port forwards) are not the VM's outgoing traffic
     add(forward, [ctDirection('reply'), ret]),
+    add(forward, [{ vmap: { key: saddr(family), data: `@${VM_OVERLAY_MAP}` } }]),
     add(forward, [{ vmap: { key: saddr(family), data: `@${VM_MAP}` } }]),
     add(forward, [counter, goto(REJECT_CHAIN)], 'source is no known VM'),
     // a connection the new rules no longer allow is cut at its next packet
