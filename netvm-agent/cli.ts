@@ -69,6 +69,20 @@ export function buildProgram(): Command {
     })
 
   program
+    .command('connect')
+    .description("join stdin/stdout to the daemon's socket: the far end of dom0's exec: transports (qrexec, ssh)")
+    .action(async () => {
+      const { connect } = await import('node:net')
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(opts().socket)
+        socket.on('error', reject)
+        socket.on('connect', () => process.stdin.pipe(socket))
+        socket.pipe(process.stdout)
+        socket.on('close', () => resolve())
+      })
+    })
+
+  program
     .command('serve')
     .description('the daemon: restore the last rules, run the hooks, then take pushes on the socket')
     .action(async () => {

@@ -159,6 +159,8 @@ function serveConnection(socket: Socket, handle: (line: string) => Promise<Respo
     }
   })
   socket.on('error', () => socket.destroy())
+  // a client that is done sending still gets every answer before the connection closes
+  socket.on('end', () => void queue.then(() => socket.end()))
 }
 
 async function notifySystemd(): Promise<void> {
@@ -203,7 +205,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
     return response
   }
-  const server = createServer((socket) => serveConnection(socket, handle))
+  const server = createServer({ allowHalfOpen: true }, (socket) => serveConnection(socket, handle))
   // the socket is 0600 from its first moment: created under a umask that leaves nothing for others
   const oldUmask = process.umask(0o177)
   await new Promise<void>((resolve, reject) => server.listen(opts.socket, resolve).once('error', reject))

@@ -1,5 +1,6 @@
 // qvm-firewall: Qubes' command, same syntax and output, on <qubes-dir>/appvms/VM/firewall.xml.
 import { Command, Option } from 'commander'
+import { applyVm, describeOutcome, syncNetvm, type NetvmOutcome } from '../apply/push.js'
 import { UsageError } from '../errors.js'
 import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewall/edit.js'
 import { loadRegistry } from '../registry/registry.js'
@@ -55,6 +56,7 @@ then delete the rest. Rules not matched are dropped.
 interface GlobalOptions {
   raw?: boolean
   reload?: boolean
+  sync?: boolean
   qubesDir?: string
 }
 
@@ -116,17 +118,36 @@ export function parseAction(untrustedWords: readonly string[]): Edit | undefined
   return edit
 }
 
-export async function qvmFirewall(vmName: string, words: readonly string[], opts: GlobalOptions): Promise<void> {
+/** Reports an apply: a summary line, a warning for an unreachable agent, an error (exit 1) for a refusal. */
+function reportOutcome(vm: string | undefined, outcome: NetvmOutcome | undefined): void {
+  if (outcome === undefined) return
+  const line = describeOutcome(vm, outcome)
+  if (outcome.status === 'applied') process.stdout.write(`${line}\n`)
+  else if (outcome.status === 'unreachable') process.stderr.write(`qvm-firewall: ${line}\n`)
+  else throw new UsageError(line)
+}
+
+export async function qvmFirewall(vmName: string | undefined, words: readonly string[], opts: GlobalOptions): Promise<void> {
   const qubesDir = resolveQubesDir(opts)
+  if (vmName === undefined) throw new UsageError('the following arguments are required: VMNAME')
+  if (opts.sync) {
+    // everything this netvm serves, in one replace: for an agent that (re)started
+    if (words.length > 0) throw new UsageError('--sync takes only the netvm name')
+    reportOutcome(undefined, await syncNetvm(vmName, { qubesDir, registry: loadRegistry(qubesDir) }))
+    return
+  }
   const vm = loadRegistry(qubesDir).require(vmName)
   if (vm.klass === 'AdminVM') throw new UsageError(`${vm.name} has no firewall`)
   const edit = parseAction(words)
   if (edit === undefined) {
     const rules = loadRules(qubesDir, vm.name, nowEpoch())
     process.stdout.write(opts.raw ? rules.map((r) => formatRawRule(r) + '\n').join('') : formatRuleTable(rules, nowEpoch()))
-    return
+    if (!opts.reload) return
+  } else {
+    await modifyRules(qubesDir, vm.name, nowEpoch, edit)
   }
-  await modifyRules(qubesDir, vm.name, nowEpoch, edit)
+  // every change applies at once; the change is kept whatever the agent says
+  reportOutcome(vm.name, await applyVm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) }))
 }
 
 export function buildProgram(): Command {
@@ -134,11 +155,12 @@ export function buildProgram(): Command {
     .description('Manage VM outgoing connections firewall')
     .option('--raw', 'output rules as raw strings, instead of nice table')
     .option('-r, --reload', 'force reloading rules even when unchanged')
-    .argument('<VMNAME>', 'the qube whose firewall to show or change')
+    .option('--sync', "push the rules of every VM using VMNAME as netvm to VMNAME's agent")
+    .argument('[VMNAME]', 'the qube whose firewall to show or change (with --sync: the netvm)')
     .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset')
     .passThroughOptions()
     .addHelpText('after', EPILOG)
-    .action((vmName: string, words: string[], opts: GlobalOptions) => qvmFirewall(vmName, words, opts))
+    .action((vmName: string | undefined, words: string[], opts: GlobalOptions) => qvmFirewall(vmName, words, opts))
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

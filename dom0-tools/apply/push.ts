@@ -1,0 +1,110 @@
+// Applying in dom0: a VM's rules (expired ones dropped, names resolved unless the agent is to) as
+// QubesDB entries, pushed to the agent of the VM's netvm; or everything a netvm serves, at once.
+import { readFileSync } from 'node:fs'
+import { resolveAll, type Resolution } from '../../netvm-agent/dns/resolver.js'
+import { parseResolvConf } from '../../netvm-agent/dns/resolv-conf.js'
+import { firewallEntries } from '../firewall/entries.js'
+import type { Domain, Registry } from '../registry/registry.js'
+import { isExpired, nowEpoch, type EpochSeconds, type Rule } from '../rule/model.js'
+import { loadRules } from '../store/firewall-store.js'
+import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'
+
+/** Global qubes.xml property: 'agent' makes dom0 pass names through for the agents to resolve (dom0 without network). */
+export const RESOLVE_PROPERTY = 'qubes_firewall_resolve'
+
+export interface ApplyOptions {
+  qubesDir: string
+  registry: Registry
+  now?: EpochSeconds
+  /** dom0's nameservers; default from $QUBES_FIREWALL_RESOLV_CONF or /etc/resolv.conf. */
+  nameservers?: readonly string[]
+}
+
+export interface AgentAnswer {
+  ok: boolean
+  applied?: string[]
+  failed?: { vm: string; rule: number | null; name?: string; error: string }[]
+  resolved?: Record<string, string[]>
+  error?: string
+}
+
+export type NetvmOutcome =
+  | { readonly netvm: string; readonly status: 'applied'; readonly answer: AgentAnswer }
+  | { readonly netvm: string; readonly status: 'failed'; readonly answer: AgentAnswer }
+  | { readonly netvm: string; readonly status: 'unreachable'; readonly error: string }
+
+function dom0Nameservers(): string[] {
+  try {
+    const ns = parseResolvConf(readFileSync(process.env['QUBES_FIREWALL_RESOLV_CONF'] ?? '/etc/resolv.conf', 'utf8'))
+    return [...ns[4], ...ns[6]]
+  } catch {
+    return []
+  }
+}
+
+function liveRules(rules: readonly Rule[], now: EpochSeconds): Rule[] {
+  return rules.filter((r) => !isExpired(r, now))
+}
+
+/** The resolutions dom0 adds to a push, unless names are left to the agents. */
+async function resolveForPush(rules: readonly Rule[], opts: ApplyOptions): Promise<Map<string, Resolution>> {
+  if (opts.registry.globalProperty(RESOLVE_PROPERTY) === 'agent') return new Map()
+  const names = rules.flatMap((r) => (r.dsthost?.kind === 'name' ? [r.dsthost.name] : []))
+  if (names.length === 0) return new Map()
+  return resolveAll(names, { nameservers: opts.nameservers ?? dom0Nameservers() })
+}
+
+/** A VM's entries, with `/qubes-firewall-resolved/<ip>/<name>` for each name dom0 resolved ("" when it could not). */
+export async function vmPushEntries(vm: Domain, opts: ApplyOptions): Promise<Record<string, string>> {
+  const now = opts.now ?? nowEpoch()
+  const rules = liveRules(loadRules(opts.qubesDir, vm.name, now), now)
+  const entries = firewallEntries({ ip: vm.ip, ip6: vm.ip6 }, rules, now)
+  const resolutions = await resolveForPush(rules, opts)
+  for (const ip of [vm.ip, vm.ip6]) {
+    if (ip === undefined) continue
+    for (const [name, res] of resolutions) entries[`/qubes-firewall-resolved/${ip}/${name}`] = 'addresses' in res ? res.addresses.join(' ') : ''
+  }
+  return entries
+}
+
+async function send(registry: Registry, netvm: string, request: object): Promise<NetvmOutcome> {
+  try {
+    const transport = parseTransport(registry.require(netvm).features[TRANSPORT_FEATURE], netvm)
+    const [untrustedAnswer] = await exchange(transport, [request])
+    const answer = (typeof untrustedAnswer === 'object' && untrustedAnswer !== null ? untrustedAnswer : { ok: false, error: 'no answer' }) as AgentAnswer
+    return { netvm, status: answer.ok ? 'applied' : 'failed', answer }
+  } catch (err) {
+    if (err instanceof UnreachableError) return { netvm, status: 'unreachable', error: err.message }
+    throw err
+  }
+}
+
+/** Pushes one VM's rules to its netvm (an `update`): only that VM changes there. */
+export async function applyVm(vmName: string, opts: ApplyOptions): Promise<NetvmOutcome | undefined> {
+  const vm = opts.registry.require(vmName)
+  if (vm.netvm === undefined || (vm.ip === undefined && vm.ip6 === undefined)) return undefined
+  return send(opts.registry, vm.netvm, { op: 'update', entries: await vmPushEntries(vm, opts) })
+}
+
+/** Everything a netvm serves (a `replace`): each connected VM's rules and /connected-ips*. */
+export async function syncNetvm(netvmName: string, opts: ApplyOptions): Promise<NetvmOutcome> {
+  const netvm = opts.registry.require(netvmName)
+  const connected = opts.registry.connectedTo(netvm.name).filter((vm) => vm.ip !== undefined || vm.ip6 !== undefined)
+  const entries: Record<string, string> = {
+    '/connected-ips': connected.flatMap((vm) => (vm.ip ? [vm.ip] : [])).join(' '),
+    '/connected-ips6': connected.flatMap((vm) => (vm.ip6 ? [vm.ip6] : [])).join(' '),
+  }
+  for (const vm of connected) Object.assign(entries, await vmPushEntries(vm, opts))
+  return send(opts.registry, netvm.name, { op: 'replace', entries })
+}
+
+/** One line for people: what happened where. */
+export function describeOutcome(vm: string | undefined, outcome: NetvmOutcome): string {
+  const what = vm === undefined ? 'rules' : `rules of ${vm}`
+  if (outcome.status === 'unreachable') return `warning: ${what} saved but not applied: agent of ${outcome.netvm} unreachable (${outcome.error}); they apply at its next push`
+  const answer = outcome.answer
+  const names = Object.entries(answer.resolved ?? {}).map(([name, addrs]) => `${name} -> ${addrs.join(' ')}`)
+  if (outcome.status === 'applied') return `${what} applied in ${outcome.netvm}${names.length > 0 ? ` (${names.join('; ')})` : ''}`
+  const problems = (answer.failed ?? []).map((f) => `${f.vm}${f.rule !== null ? ` rule ${f.rule}` : ''}: ${f.error}`)
+  return `${outcome.netvm}: ${answer.error ?? problems.join('; ') ?? 'apply failed'}`
+}
