@@ -61,7 +61,8 @@ function queryUdp(server: string, port: number, query: Buffer, timeoutMs: number
     const socket = createSocket(server.includes(':') ? 'udp6' : 'udp4')
     socket.on('message', (msg) => done(null, msg))
     socket.on('error', (err) => done(err))
-    socket.send(query, port, server)
+    // a connected socket hears ICMP errors (a firewall's reject, no server): fail fast, not at the timeout
+    socket.connect(port, server, () => socket.send(query))
     return () => socket.close()
   })
 }

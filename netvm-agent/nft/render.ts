@@ -180,6 +180,8 @@ export function renderOwnedSkeleton(family: NftFamily, connected: readonly strin
     // a connection the new rules no longer allow is cut at its next packet
     add(reject, [eq(meta('l4proto'), 'tcp'), ctState(['established']), { reject: { type: 'tcp reset' } }]),
     add(reject, [rejectAdminProhibited(family)]),
+    // link-local and unspecified sources never leave the link: neighbour discovery needs them
+    ...(family === 'ip6' ? [add(antispoof, [fromVif, eq(saddr(family), { set: [{ prefix: { addr: 'fe80::', len: 10 } }, '::'] }), ret])] : []),
     // a vif may only send from the addresses routed to it, and only connected VMs' addresses
     add(antispoof, [fromVif, eq({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, false), counter, { drop: null }]),
     ...(connected === undefined

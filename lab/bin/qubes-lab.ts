@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { main } from '../qubes-lab.js'
+
+await main(process.argv)

@@ -1,0 +1,132 @@
+// qubes-lab [up|down|status|matrix]: a Qubes network in network namespaces on this machine,
+// with the real agents in sys-net and sys-firewall and dom0's state in /run/qubes-lab/qubes.
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Command } from 'commander'
+import { RESOLVE_PROPERTY, describeOutcome, syncNetvm } from '../dom0-tools/apply/push.js'
+import { TRANSPORT_FEATURE } from '../dom0-tools/apply/transport.js'
+import { runProgram } from '../dom0-tools/cli/run.js'
+import { loadRegistry, modifyRegistry } from '../dom0-tools/registry/registry.js'
+import { firewallXmlPath } from '../dom0-tools/store/firewall-store.js'
+import { formatMatrix, probeMatrix } from './matrix.js'
+import { LAB_NAMESPACES, buildNetwork, dnatDnsScript, removeNetwork } from './network.js'
+import { alive, daemonPids, logPath, namespaces, nsExec, startDaemon, stopDaemons, waitFor } from './system.js'
+import { LAB_DIR, NETVMS, OUTSIDE, QUBES, QUBES_DIR, ip4, qidOf, socketPath } from './topology.js'
+
+const HERE = dirname(fileURLToPath(import.meta.url))
+const ROOT = join(HERE, '..', '..')
+const AGENT = join(HERE, '..', 'netvm-agent', 'bin', 'qubes-firewall-agent.js')
+const WORLD_SERVER = join(HERE, 'world-server.js')
+const EXAMPLES = join(ROOT, 'examples', 'lab')
+
+const tty = process.stdout.isTTY === true
+function step(message: string): void {
+  process.stdout.write(tty ? `\x1b[2K\r\x1b[36m…\x1b[0m ${message}` : `- ${message}\n`)
+}
+function stepDone(): void {
+  if (tty) process.stdout.write('\x1b[2K\r')
+}
+
+async function down(): Promise<void> {
+  await stopDaemons()
+  await removeNetwork()
+  rmSync(LAB_DIR, { recursive: true, force: true })
+}
+
+async function registry(): Promise<void> {
+  rmSync(QUBES_DIR, { recursive: true, force: true })
+  mkdirSync(QUBES_DIR, { recursive: true })
+  await modifyRegistry(QUBES_DIR, (reg) => {
+    for (const qube of QUBES) {
+      reg.create(qube.name, 'AppVM', [['netvm', qube.netvm ?? ''], ...(qube.providesNetwork ? [['provides_network', 'True'] as const] : [])])
+    }
+    for (const netvm of NETVMS) reg.setFeature(netvm, TRANSPORT_FEATURE, `unix:${socketPath(netvm)}`)
+    // every qube behind sys-net gets IPv6, as Qubes' ipv6 feature does
+    reg.setFeature('sys-net', 'ipv6', '1')
+    // dom0 has no route into the lab's world (as real dom0 has no network): the agents resolve names
+    reg.setGlobalProperty(RESOLVE_PROPERTY, 'agent')
+  })
+  for (const qube of QUBES) {
+    const example = join(EXAMPLES, 'firewall', `${qube.name}.xml`)
+    if (!existsSync(example)) continue
+    mkdirSync(dirname(firewallXmlPath(QUBES_DIR, qube.name)), { recursive: true })
+    copyFileSync(example, firewallXmlPath(QUBES_DIR, qube.name))
+  }
+}
+
+async function startServices(): Promise<void> {
+  startDaemon('dnsmasq', OUTSIDE.ns, 'dnsmasq', [
+    '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', `--listen-address=${OUTSIDE.dns}`,
+    ...Object.entries(OUTSIDE.names).map(([name, address]) => `--address=/${name}/${address}`),
+    '--log-facility=-', '--pid-file=',
+  ])
+  const ports = OUTSIDE.ports.join(',')
+  startDaemon('world', OUTSIDE.ns, process.execPath, [WORLD_SERVER, ...OUTSIDE.servers.map((s) => `${s}/${ports}`)])
+  // a service in personal, for the isolation column
+  startDaemon('personal-server', 'personal', process.execPath, [WORLD_SERVER, `${ip4(qidOf('personal'))}/80`])
+  for (const netvm of NETVMS) {
+    const dir = join(LAB_DIR, netvm)
+    mkdirSync(join(dir, 'rw'), { recursive: true })
+    startDaemon(`agent-${netvm}`, netvm, process.execPath, [
+      AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve',
+    ])
+  }
+  for (const netvm of NETVMS) await waitFor(`the agent in ${netvm} (${logPath(`agent-${netvm}`)})`, () => existsSync(socketPath(netvm)))
+}
+
+async function up(): Promise<void> {
+  step('removing what a previous lab left')
+  await down()
+  step('building namespaces and links')
+  await buildNetwork()
+  step('writing dom0 state')
+  await registry()
+  step('starting dnsmasq, servers and the agents')
+  await startServices()
+  await nsExec('sys-net', 'nft', ['-f', '-'], dnatDnsScript())
+  step('applying every qube\'s firewall.xml')
+  const reg = loadRegistry(QUBES_DIR)
+  for (const netvm of NETVMS) {
+    const outcome = await syncNetvm(netvm, { qubesDir: QUBES_DIR, registry: reg })
+    stepDone()
+    process.stdout.write(`${describeOutcome(undefined, outcome)}\n`)
+  }
+  step('probing every destination from every qube')
+  const matrix = await probeMatrix()
+  stepDone()
+  process.stdout.write(`\n${formatMatrix(matrix, tty)}\n`)
+  process.stdout.write(`Explore (as root):
+  ip netns exec work curl -s http://www.lab.example/        # refused: work allows only port 443
+  ip netns exec work curl -s http://www.lab.example:443/    # allowed
+  export QUBES_DIR=${QUBES_DIR}
+  qvm-firewall work                                          # the rules, as in Qubes
+  qvm-firewall work add --before 0 accept www.lab.example tcp 80
+  npm run lab -- matrix                                      # probe again
+  npm run lab -- down                                        # remove everything
+`)
+}
+
+async function status(): Promise<void> {
+  const present = new Set(await namespaces())
+  for (const ns of LAB_NAMESPACES) process.stdout.write(`${ns.padEnd(14)}${present.has(ns) ? 'up' : 'missing'}\n`)
+  for (const [name, pid] of daemonPids()) process.stdout.write(`${name.padEnd(22)}pid ${pid} ${alive(pid) ? 'running' : 'dead'}\n`)
+}
+
+export function buildProgram(): Command {
+  return new Command('qubes-lab')
+    .description('a Qubes network in network namespaces: outside, sys-net, sys-firewall, work, personal, untrusted, vault')
+    .argument('[action]', 'up | down | status | matrix', 'up')
+    .action(async (action: string) => {
+      if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, nftables)')
+      if (action === 'up') await up()
+      else if (action === 'down') await down().then(() => process.stdout.write('lab removed\n'))
+      else if (action === 'status') await status()
+      else if (action === 'matrix') process.stdout.write(formatMatrix(await probeMatrix(), tty))
+      else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix)`)
+    })
+}
+
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  await runProgram(buildProgram(), argv)
+}
