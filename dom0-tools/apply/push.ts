@@ -1,6 +1,6 @@
 // Applying in dom0: a VM's rules (expired ones dropped, names resolved unless the agent is to) as
 // QubesDB entries, pushed to the agent of the VM's netvm; or everything a netvm serves, at once.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { resolveAll, type Resolution } from '../../netvm-agent/dns/resolver.js'
 import { parseResolvConf } from '../../netvm-agent/dns/resolv-conf.js'
 import { firewallEntries } from '../firewall/entries.js'
@@ -32,6 +32,8 @@ export type NetvmOutcome =
   | { readonly netvm: string; readonly status: 'applied'; readonly answer: AgentAnswer }
   | { readonly netvm: string; readonly status: 'failed'; readonly answer: AgentAnswer }
   | { readonly netvm: string; readonly status: 'unreachable'; readonly error: string }
+  /** No transport configured and nothing at the default socket: this netvm runs no agent of ours. */
+  | { readonly netvm: string; readonly status: 'unmanaged' }
 
 function dom0Nameservers(): string[] {
   try {
@@ -69,7 +71,9 @@ export async function vmPushEntries(vm: Domain, opts: ApplyOptions): Promise<Rec
 
 async function send(registry: Registry, netvm: string, request: object): Promise<NetvmOutcome> {
   try {
-    const transport = parseTransport(registry.require(netvm).features[TRANSPORT_FEATURE], netvm)
+    const configured = registry.require(netvm).features[TRANSPORT_FEATURE]
+    const transport = parseTransport(configured, netvm)
+    if (configured === undefined && transport.kind === 'unix' && !existsSync(transport.path)) return { netvm, status: 'unmanaged' }
     const [untrustedAnswer] = await exchange(transport, [request])
     const answer = (typeof untrustedAnswer === 'object' && untrustedAnswer !== null ? untrustedAnswer : { ok: false, error: 'no answer' }) as AgentAnswer
     return { netvm, status: answer.ok ? 'applied' : 'failed', answer }
@@ -101,6 +105,7 @@ export async function syncNetvm(netvmName: string, opts: ApplyOptions): Promise<
 /** One line for people: what happened where. */
 export function describeOutcome(vm: string | undefined, outcome: NetvmOutcome): string {
   const what = vm === undefined ? 'rules' : `rules of ${vm}`
+  if (outcome.status === 'unmanaged') return `${what} saved; ${outcome.netvm} runs no agent (no ${TRANSPORT_FEATURE} feature)`
   if (outcome.status === 'unreachable') return `warning: ${what} saved but not applied: agent of ${outcome.netvm} unreachable (${outcome.error}); they apply at its next push`
   const answer = outcome.answer
   const names = Object.entries(answer.resolved ?? {}).map(([name, addrs]) => `${name} -> ${addrs.join(' ')}`)

@@ -120,7 +120,7 @@ export function parseAction(untrustedWords: readonly string[]): Edit | undefined
 
 /** Reports an apply: a summary line, a warning for an unreachable agent, an error (exit 1) for a refusal. */
 function reportOutcome(vm: string | undefined, outcome: NetvmOutcome | undefined): void {
-  if (outcome === undefined) return
+  if (outcome === undefined || outcome.status === 'unmanaged') return
   const line = describeOutcome(vm, outcome)
   if (outcome.status === 'applied') process.stdout.write(`${line}\n`)
   else if (outcome.status === 'unreachable') process.stderr.write(`qvm-firewall: ${line}\n`)

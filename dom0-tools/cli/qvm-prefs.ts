@@ -3,6 +3,7 @@ import { Command, Option } from 'commander'
 import { UsageError } from '../errors.js'
 import { loadRegistry, modifyRegistry, type PropertyValue } from '../registry/registry.js'
 import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { changeRegistry } from '../apply/follow.js'
 
 interface Options {
   default?: boolean
@@ -34,9 +35,9 @@ export function buildProgram(): Command {
     if (opts.default) {
       if (property === undefined) throw new UsageError('--default needs a PROPERTY')
       if (value !== undefined) throw new UsageError('--default takes no VALUE')
-      await modifyRegistry(qubesDir, (registry) => registry.resetProperty(name, property))
+      await changeRegistry('qvm-prefs', qubesDir, (registry) => registry.resetProperty(name, property))
     } else if (value !== undefined) {
-      await modifyRegistry(qubesDir, (registry) => registry.setProperty(name, property!, value))
+      await changeRegistry('qvm-prefs', qubesDir, (registry) => registry.setProperty(name, property!, value))
     } else if (property !== undefined) {
       process.stdout.write(`${loadRegistry(qubesDir).property(name, property).value}\n`)
     } else {

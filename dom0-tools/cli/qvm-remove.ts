@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { Command } from 'commander'
 import { modifyRegistry } from '../registry/registry.js'
 import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { changeRegistry } from '../apply/follow.js'
 
 interface Options {
   force?: boolean
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
     .option('-f, --force', 'do not prompt for confirmation')
   return qubesDirOption(program).action(async (names: string[], opts: Options) => {
     const qubesDir = resolveQubesDir(opts)
-    await modifyRegistry(qubesDir, (registry) => registry.remove(names))
+    await changeRegistry('qvm-remove', qubesDir, (registry) => registry.remove(names))
     // names are validated domain names by now, so each path stays inside appvms/
     for (const name of names) rmSync(join(qubesDir, 'appvms', name), { recursive: true, force: true })
   })

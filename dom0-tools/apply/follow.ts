@@ -1,0 +1,42 @@
+// Rules follow their VM: after a registry change (netvm, ip, ip6, a VM created or removed), every
+// netvm whose set of served VMs changed gets a full push, so old hops forget and new hops learn.
+import { loadRegistry, modifyRegistry, type Registry } from '../registry/registry.js'
+import { describeOutcome, syncNetvm, type NetvmOutcome } from './push.js'
+
+function servedBy(registry: Registry): Map<string, string> {
+  const served = new Map<string, string>()
+  for (const netvm of registry.domains().filter((d) => d.providesNetwork)) {
+    const vms = registry.connectedTo(netvm.name).map((vm) => `${vm.name} ${vm.ip ?? '-'} ${vm.ip6 ?? '-'}`)
+    served.set(netvm.name, vms.sort().join('\n'))
+  }
+  return served
+}
+
+export async function resyncChanged(qubesDir: string, before: Registry, after: Registry): Promise<NetvmOutcome[]> {
+  const old = servedBy(before)
+  const now = servedBy(after)
+  const changed = [...now].filter(([netvm, served]) => old.get(netvm) !== served).map(([netvm]) => netvm)
+  const outcomes: NetvmOutcome[] = []
+  for (const netvm of changed) outcomes.push(await syncNetvm(netvm, { qubesDir, registry: after }))
+  return outcomes
+}
+
+/** Prints each push's line; an agent that refused makes the command fail (the change is kept). */
+export function reportResync(prog: string, outcomes: readonly NetvmOutcome[]): void {
+  for (const outcome of outcomes) {
+    if (outcome.status === 'unmanaged') continue
+    const line = describeOutcome(undefined, outcome)
+    if (outcome.status === 'applied') process.stdout.write(`${line}\n`)
+    else {
+      process.stderr.write(`${prog}: ${outcome.status === 'failed' ? 'error: ' : ''}${line}\n`)
+      if (outcome.status === 'failed') process.exitCode = 1
+    }
+  }
+}
+
+/** A registry change as the dom0 commands make it: saved under the lock, then pushed where it matters. */
+export async function changeRegistry(prog: string, qubesDir: string, change: (registry: Registry) => unknown): Promise<void> {
+  const before = loadRegistry(qubesDir)
+  await modifyRegistry(qubesDir, change)
+  reportResync(prog, await resyncChanged(qubesDir, before, loadRegistry(qubesDir)))
+}
