@@ -1,6 +1,6 @@
 // qubes-lab [up|down|status|matrix]: a Qubes network in network namespaces on this machine,
 // with the real agents in sys-net and sys-firewall and dom0's state in /run/qubes-lab/qubes.
-import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
@@ -55,24 +55,49 @@ async function registry(): Promise<void> {
   }
 }
 
+/** The world's names, in a hosts file dnsmasq rereads on SIGHUP (so tests can change an answer). */
+export const HOSTS_FILE = join(LAB_DIR, 'hosts')
+
+function startAgent(netvm: string): void {
+  const dir = join(LAB_DIR, netvm)
+  mkdirSync(join(dir, 'rw'), { recursive: true })
+  startDaemon(`agent-${netvm}`, netvm, process.execPath, [
+    AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve',
+  ])
+}
+
+async function waitForAgent(netvm: string): Promise<void> {
+  await waitFor(`the agent in ${netvm} (${logPath(`agent-${netvm}`)})`, () => existsSync(socketPath(netvm)))
+}
+
 async function startServices(): Promise<void> {
+  writeFileSync(HOSTS_FILE, Object.entries(OUTSIDE.names).map(([name, address]) => `${address} ${name}\n`).join(''))
   startDaemon('dnsmasq', OUTSIDE.ns, 'dnsmasq', [
     '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', `--listen-address=${OUTSIDE.dns}`,
-    ...Object.entries(OUTSIDE.names).map(([name, address]) => `--address=/${name}/${address}`),
-    '--log-facility=-', '--pid-file=',
+    `--addn-hosts=${HOSTS_FILE}`, '--log-facility=-', '--pid-file=',
   ])
   const ports = OUTSIDE.ports.join(',')
   startDaemon('world', OUTSIDE.ns, process.execPath, [WORLD_SERVER, ...OUTSIDE.servers.map((s) => `${s}/${ports}`)])
   // a service in personal, for the isolation column
   startDaemon('personal-server', 'personal', process.execPath, [WORLD_SERVER, `${ip4(qidOf('personal'))}/80`])
-  for (const netvm of NETVMS) {
-    const dir = join(LAB_DIR, netvm)
-    mkdirSync(join(dir, 'rw'), { recursive: true })
-    startDaemon(`agent-${netvm}`, netvm, process.execPath, [
-      AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve',
-    ])
+  for (const netvm of NETVMS) startAgent(netvm)
+  for (const netvm of NETVMS) await waitForAgent(netvm)
+}
+
+/** Stops a netvm's agent (its rules stay in force) or starts it again (it restores them first). */
+async function agentControl(netvm: string, what: string): Promise<void> {
+  if (!NETVMS.includes(netvm)) throw new Error(`no agent in '${netvm.slice(0, 30)}' (${NETVMS.join(', ')})`)
+  const pid = daemonPids().get(`agent-${netvm}`)
+  if (what === 'stop') {
+    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGTERM')
+    await waitFor(`the agent in ${netvm} to stop`, () => pid === undefined || !alive(pid))
+  } else if (what === 'start') {
+    if (pid !== undefined && alive(pid)) throw new Error(`the agent in ${netvm} is running (pid ${pid})`)
+    startAgent(netvm)
+    await waitForAgent(netvm)
+  } else {
+    throw new Error(`agent action must be start or stop, not '${what.slice(0, 20)}'`)
   }
-  for (const netvm of NETVMS) await waitFor(`the agent in ${netvm} (${logPath(`agent-${netvm}`)})`, () => existsSync(socketPath(netvm)))
 }
 
 async function up(): Promise<void> {
@@ -116,14 +141,16 @@ async function status(): Promise<void> {
 export function buildProgram(): Command {
   return new Command('qubes-lab')
     .description('a Qubes network in network namespaces: outside, sys-net, sys-firewall, work, personal, untrusted, vault')
-    .argument('[action]', 'up | down | status | matrix', 'up')
-    .action(async (action: string) => {
+    .argument('[action]', 'up | down | status | matrix | agent', 'up')
+    .argument('[args...]', 'for agent: NETVM start|stop')
+    .action(async (action: string, args: string[]) => {
       if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, nftables)')
       if (action === 'up') await up()
       else if (action === 'down') await down().then(() => process.stdout.write('lab removed\n'))
       else if (action === 'status') await status()
       else if (action === 'matrix') process.stdout.write(formatMatrix(await probeMatrix(), tty))
-      else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix)`)
+      else if (action === 'agent') await agentControl(args[0] ?? '', args[1] ?? '')
+      else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix, agent)`)
     })
 }
 

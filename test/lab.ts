@@ -1,0 +1,151 @@
+// The lab end to end: dom0 commands change what real packets between the lab's namespaces do.
+// One file, run in order: the lab's namespace names are fixed, so only one lab exists at a time.
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
+import t from 'tap'
+
+const exec = promisify(execFile)
+const QUBES_DIR = '/run/qubes-lab/qubes'
+const LAB = 'dist/lab/bin/qubes-lab.js'
+const env = { ...process.env, QUBES_DIR }
+
+interface Outcome {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+async function run(file: string, ...args: string[]): Promise<Outcome> {
+  try {
+    const { stdout, stderr } = await exec(file, args, { env, timeout: 120_000 })
+    return { code: 0, stdout, stderr }
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string }
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+  }
+}
+
+const node = (script: string, ...args: string[]) => run(process.execPath, script, ...args)
+const dom0 = (command: string, ...args: string[]) => node(`dist/dom0-tools/bin/${command}.js`, ...args)
+
+/** What `qube` gets for each target (tcp:ADDR:PORT), from real connections. */
+async function probe(qube: string, ...targets: string[]): Promise<string[]> {
+  const out = await run('ip', 'netns', 'exec', qube, process.execPath, 'dist/lab/probe.js', '--timeout', '1500', ...targets)
+  const verdicts = new Map(out.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]))
+  return targets.map((target) => verdicts.get(target) ?? `no answer (${out.stderr.trim()})`)
+}
+
+const WWW80 = 'tcp:192.0.2.10:80'
+const WWW443 = 'tcp:192.0.2.10:443'
+const CDN443 = 'tcp:198.51.100.10:443'
+
+t.teardown(async () => {
+  await node(LAB, 'down')
+})
+
+t.test('up builds the lab and prints the matrix from real connections', async (t) => {
+  const up = await node(LAB, 'up')
+  t.equal(up.code, 0, up.stderr)
+  const workRow = up.stdout.split('\n').find((l) => l.startsWith('work '))
+  t.match(workRow, /^work\s+refused\s+allowed\s+refused\s+refused\s+refused\s+refused\s+allowed\s+timed out$/, 'work: only www:443 and dns')
+  t.match(up.stdout, /^vault\s+(no netvm\s+)+no netvm$/m)
+  t.match(up.stdout, /ip netns exec work curl/)
+  t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'])
+})
+
+t.test('a qvm-firewall change applies at once', async (t) => {
+  const add = await dom0('qvm-firewall', 'work', 'add', '--before', '0', 'accept', 'www.lab.example', 'tcp', '80')
+  t.same({ code: add.code, stdout: add.stdout }, { code: 0, stdout: 'rules of work applied in sys-firewall (www.lab.example -> 192.0.2.10)\n' })
+  t.same(await probe('work', WWW80, WWW443), ['allowed', 'allowed'])
+  t.equal((await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')).code, 0)
+  t.same(await probe('work', WWW80), ['refused'])
+})
+
+t.test('a name rule follows what dnsmasq answers at apply time', async (t) => {
+  const hosts = '/run/qubes-lab/hosts'
+  const original = readFileSync(hosts, 'utf8')
+  writeFileSync(hosts, original.replace('192.0.2.10 www.lab.example', '198.51.100.10 www.lab.example'))
+  const dnsmasqPid = Number(readFileSync('/run/qubes-lab/pids/dnsmasq.pid', 'utf8'))
+  process.kill(dnsmasqPid, 'SIGHUP')
+  await new Promise((r) => setTimeout(r, 300))
+  const reload = await dom0('qvm-firewall', '--reload', 'work', 'list')
+  t.match(reload.stdout, /rules of work applied in sys-firewall \(www\.lab\.example -> 198\.51\.100\.10\)/)
+  t.same(await probe('work', CDN443, WWW443), ['allowed', 'refused'], 'the rule now allows the new address only')
+  writeFileSync(hosts, original)
+  process.kill(dnsmasqPid, 'SIGHUP')
+  await new Promise((r) => setTimeout(r, 300))
+  await dom0('qvm-firewall', '--reload', 'work', 'list')
+  t.same(await probe('work', CDN443, WWW443), ['refused', 'allowed'])
+})
+
+t.test('a name that does not resolve fails its own rule, not the VM', async (t) => {
+  const accept = await dom0('qvm-firewall', 'work', 'add', '--before', '0', 'accept', 'nosuch.lab.example', 'tcp', '22')
+  t.equal(accept.code, 1)
+  t.match(accept.stderr, /^qvm-firewall: error: sys-firewall: 10\.137\.0\.3 rule 0: nosuch\.lab\.example: .+\n$/)
+  t.same(await probe('work', WWW443, 'tcp:192.0.2.10:22'), ['allowed', 'refused'], 'other rules work; the failed accept matches nothing')
+  await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')
+  const drop = await dom0('qvm-firewall', 'work', 'add', '--before', '0', 'drop', 'nosuch.lab.example')
+  t.equal(drop.code, 1)
+  t.same(await probe('work', WWW443), ['refused'], 'a failed drop rule blocks everything from its position')
+  t.same(await probe('personal', WWW80), ['allowed'], 'other VMs are untouched')
+  await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')
+  t.same(await probe('work', WWW443), ['allowed'])
+})
+
+t.test('an agent killed and restarted restores the rules before anything else', async (t) => {
+  const pid = Number(readFileSync('/run/qubes-lab/pids/agent-sys-firewall.pid', 'utf8'))
+  process.kill(pid, 'SIGKILL')
+  await new Promise((r) => setTimeout(r, 300))
+  t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'], 'the rules stay in force without the agent')
+  // as after a reboot: the kernel forgets every rule
+  t.equal((await run('ip', 'netns', 'exec', 'sys-firewall', 'nft', 'flush', 'ruleset')).code, 0)
+  // (without its masquerade the answer cannot come back: a timeout, but no longer a reject)
+  t.notSame(await probe('work', WWW80), ['refused'], 'no rules at all: this is what the agent must restore')
+  const start = await node(LAB, 'agent', 'sys-firewall', 'start')
+  t.equal(start.code, 0, start.stderr)
+  t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'], 'restored by the time its socket exists')
+})
+
+t.test('an unreachable agent: a warning, and the change is kept', async (t) => {
+  t.equal((await node(LAB, 'agent', 'sys-firewall', 'stop')).code, 0)
+  const add = await dom0('qvm-firewall', 'work', 'add', '--before', '0', 'accept', 'cdn.lab.example', 'tcp', '443')
+  t.equal(add.code, 0)
+  t.match(add.stderr, /^qvm-firewall: warning: rules of work saved but not applied: agent of sys-firewall unreachable/)
+  t.match(readFileSync(`${QUBES_DIR}/appvms/work/firewall.xml`, 'utf8'), /cdn\.lab\.example/)
+  t.same(await probe('work', CDN443), ['refused'], 'not applied yet')
+  t.equal((await node(LAB, 'agent', 'sys-firewall', 'start')).code, 0)
+  const sync = await dom0('qvm-firewall', '--sync', 'sys-firewall')
+  t.equal(sync.code, 0, sync.stderr)
+  t.same(await probe('work', CDN443), ['allowed'], 'applied at the next push')
+  await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')
+})
+
+t.test('a VM moved to another netvm: the old one forgets it, the new one serves it', async (t) => {
+  const socketOf = (netvm: string) => `/run/qubes-lab/${netvm}/agent.sock`
+  const status = async (netvm: string): Promise<string[]> => {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile('ip', ['netns', 'exec', netvm, process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', socketOf(netvm), 'connect'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
+      child.stdin?.end('{"op":"status"}\n')
+    })
+    return (JSON.parse(out) as { vms: { ip: string }[] }).vms.map((vm) => vm.ip).sort()
+  }
+  t.ok((await status('sys-firewall')).includes('10.137.0.3'))
+  const move = await dom0('qvm-prefs', 'work', 'netvm', 'sys-net')
+  t.equal(move.code, 0, move.stderr)
+  t.notOk((await status('sys-firewall')).includes('10.137.0.3'), 'sys-firewall forgot work')
+  t.ok((await status('sys-net')).includes('10.137.0.3'), 'sys-net has work')
+  t.equal((await dom0('qvm-prefs', 'work', 'netvm', 'sys-firewall')).code, 0)
+  t.ok((await status('sys-firewall')).includes('10.137.0.3'))
+  t.notOk((await status('sys-net')).includes('10.137.0.3'))
+})
+
+t.test('down removes every namespace, process and file', async (t) => {
+  t.equal((await node(LAB, 'down')).code, 0)
+  const namespaces = (await run('ip', 'netns', 'list')).stdout
+  for (const ns of ['outside', 'sys-net', 'sys-firewall', 'work', 'personal', 'untrusted', 'vault']) {
+    t.notMatch(namespaces, new RegExp(`^${ns}( |$)`, 'm'), `${ns} removed`)
+    t.notOk(existsSync(`/etc/netns/${ns}`))
+  }
+  t.notOk(existsSync('/run/qubes-lab'))
+})
