@@ -17,7 +17,7 @@ import {
   renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
 } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
-import type { Family, Push, VmEntry } from './push/model.js'
+import type { Family, FwRule, Push, VmEntry } from './push/model.js'
 
 export interface AgentEffects {
   runNft: (json: string) => Promise<void>
@@ -130,11 +130,17 @@ export class Agent {
     }
   }
 
+  /** An expired rule is never rendered, so its name is neither resolved nor reported. */
+  private liveRules(entry: VmEntry & { ok: true }): FwRule[] {
+    const now = this.fx.now()
+    return entry.vm.rules.filter((r) => r.expire === undefined || r.expire > now)
+  }
+
   private async resolveNames(push: Push): Promise<Map<string, Map<Hostname, Resolution>>> {
     const wanted = new Set<Hostname>()
     for (const entry of push.vms.values()) {
       if (!entry.ok) continue
-      for (const rule of entry.vm.rules) {
+      for (const rule of this.liveRules(entry)) {
         if (rule.dsthost?.kind === 'name' && !entry.vm.resolved.has(rule.dsthost.name)) wanted.add(rule.dsthost.name)
       }
     }
@@ -143,7 +149,7 @@ export class Agent {
     for (const [ip, entry] of push.vms) {
       const resolution = new Map<Hostname, Resolution>()
       if (entry.ok) {
-        for (const rule of entry.vm.rules) {
+        for (const rule of this.liveRules(entry)) {
           if (rule.dsthost?.kind !== 'name') continue
           const name = rule.dsthost.name
           resolution.set(name, entry.vm.resolved.get(name) ?? own.get(name) ?? { error: 'not resolved' })
@@ -174,7 +180,8 @@ export class Agent {
     return {
       now: this.fx.now(),
       nameservers: this.fx.nameservers(),
-      resolution: (ip, name) => resolutions.get(ip)?.get(name) ?? this.vms.get(ip)?.resolution.get(name) ?? { error: 'not resolved' },
+      // only this apply's answers: a name that no longer resolves must not keep its old addresses
+      resolution: (ip, name) => resolutions.get(ip)?.get(name) ?? { error: 'not resolved' },
     }
   }
 
@@ -288,7 +295,7 @@ export class Agent {
         continue
       }
       applied.push(ip)
-      for (const rule of entry.vm.rules) {
+      for (const rule of this.liveRules(entry)) {
         if (rule.dsthost?.kind !== 'name') continue
         const res = ctx.resolution(ip, rule.dsthost.name)
         if ('addresses' in res) resolved[rule.dsthost.name] = [...res.addresses]

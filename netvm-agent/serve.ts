@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { atomicWriteFile } from '../dom0-tools/store/atomic-write.js'
 import { Agent, type ApplyResult } from './agent.js'
+import type { Resolution } from './dns/resolver.js'
 import type { AgentOptions } from './cli.js'
 import { realEffects } from './effects.js'
 import { PushError } from './errors.js'
@@ -42,17 +43,18 @@ export class PersistedState {
     }
   }
 
-  /** Records a successful change: replace swaps everything, update swaps the pushed VMs' keys. */
-  record(op: 'replace' | 'update', pushed: Entries, result: ApplyResult): void {
+  /** Records a change: replace swaps everything, update swaps the pushed VMs' keys. */
+  record(op: 'replace' | 'update', pushed: Entries, resolutionOf: (vm: string) => ReadonlyMap<string, Resolution> | undefined): void {
     const vms = new Set(Object.keys(pushed).filter((k) => /^\/qubes-firewall\/[^/]+$/.test(k)).map(keyOwner))
     const base: Entries = op === 'replace' ? {} : Object.fromEntries(Object.entries(this.entries).filter(([k]) => !vms.has(keyOwner(k))))
-    const next: Entries = { ...base, ...pushed }
-    // keep what names resolved to, so a restart restores the rules without waiting for DNS
-    for (const vm of result.applied) {
-      for (const [name, addresses] of Object.entries(result.resolved)) {
+    // only what the agent took: keys of a VM without its marker key were ignored, so are not kept
+    const taken = Object.entries(pushed).filter(([k]) => keyOwner(k) === null || vms.has(keyOwner(k)))
+    const next: Entries = { ...base, ...Object.fromEntries(taken) }
+    // keep what each VM's names resolved to, so a restart restores its rules without waiting for DNS
+    for (const vm of vms) {
+      for (const [name, resolution] of resolutionOf(vm ?? '') ?? []) {
         const key = `/qubes-firewall-resolved/${vm}/${name}`
-        const usesName = Object.entries(pushed).some(([k, v]) => keyOwner(k) === vm && v.split(' ').includes(`dsthost=${name}`))
-        if (usesName && next[key] === undefined) next[key] = addresses.join(' ')
+        if ('addresses' in resolution && next[key] === undefined) next[key] = resolution.addresses.join(' ')
       }
     }
     this.entries = next
@@ -76,6 +78,11 @@ export class PersistedState {
 
 type Response = Record<string, unknown>
 
+/** Names an untrusted value without converting it (an object's own toString could throw). */
+function describeValue(untrusted: unknown): string {
+  return typeof untrusted === 'string' ? `'${untrusted.slice(0, 40)}'` : `of type ${untrusted === null ? 'null' : typeof untrusted}`
+}
+
 export async function handleRequest(agent: Agent, state: PersistedState, untrustedLine: string): Promise<Response> {
   let untrusted: unknown
   try {
@@ -92,9 +99,8 @@ export async function handleRequest(agent: Agent, state: PersistedState, untrust
         const op = request['op']
         const push = parsePush(request['entries'])
         const result = op === 'replace' ? await agent.replace(push) : await agent.update(push)
-        if (result.applied.length > 0 || result.removed || op === 'replace') {
-          state.record(op, request['entries'] as Entries, result)
-        }
+        // VMs that failed closed are kept as pushed too, so that a restart blocks them again
+        if (result.error === undefined) state.record(op, request['entries'] as Entries, (vm) => agent.loadedVms().get(vm)?.resolution)
         return { ...result, ...(push.ignored.length > 0 && { ignored: push.ignored }) }
       }
       case 'remove': {
@@ -110,7 +116,7 @@ export async function handleRequest(agent: Agent, state: PersistedState, untrust
       case 'status':
         return status(agent)
       default:
-        return { ok: false, error: `unknown op '${String(request['op']).slice(0, 40)}' (expected replace, update, remove or status)` }
+        return { ok: false, error: `unknown op ${describeValue(request['op'])} (expected replace, update, remove or status)` }
     }
   } catch (err) {
     if (err instanceof PushError) return { ok: false, error: err.message }
@@ -135,27 +141,46 @@ function status(agent: Agent): Response {
   return { ok: true, vms, lastError: agent.lastError }
 }
 
-/** Splits a stream into lines without a size cap on the line (a line of megabytes still gets its answer). */
+/**
+ * Splits a stream into lines and answers each in order. A line over MAX_LINE gets one error answer
+ * and the rest of it is skipped; only new data is searched, so a huge line costs linear time.
+ */
 function serveConnection(socket: Socket, handle: (line: string) => Promise<Response>): void {
-  let buffer = ''
+  let parts: Buffer[] = []
+  let length = 0
+  let skipping = false
   let queue = Promise.resolve()
-  socket.setEncoding('utf8')
-  socket.on('data', (chunk: string) => {
-    buffer += chunk
-    if (buffer.length > MAX_LINE && !buffer.includes('\n')) {
-      buffer = ''
-      queue = queue.then(() => void socket.write(JSON.stringify({ ok: false, error: 'request line too long' }) + '\n'))
-      return
-    }
+  const answer = (response: () => Promise<Response> | Response) => {
+    queue = queue.then(async () => {
+      const r = await Promise.resolve()
+        .then(response)
+        .catch((err: unknown) => ({ ok: false, error: `internal error: ${(err as Error).message}` }))
+      if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n')
+    })
+  }
+  socket.on('data', (chunk: Buffer) => {
+    let start = 0
     let newline: number
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline)
-      buffer = buffer.slice(newline + 1)
-      if (line.trim() === '') continue
-      queue = queue.then(async () => {
-        const response = await handle(line).catch((err: unknown) => ({ ok: false, error: `internal error: ${(err as Error).message}` }))
-        if (!socket.destroyed) socket.write(JSON.stringify(response) + '\n')
-      })
+    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+      const piece = chunk.subarray(start, newline)
+      start = newline + 1
+      if (skipping) {
+        skipping = false
+        continue
+      }
+      const line = Buffer.concat([...parts, piece]).toString('utf8')
+      parts = []
+      length = 0
+      if (line.trim() !== '') answer(() => handle(line))
+    }
+    if (skipping || start >= chunk.length) return
+    parts.push(chunk.subarray(start))
+    length += chunk.length - start
+    if (length > MAX_LINE) {
+      parts = []
+      length = 0
+      skipping = true
+      answer(() => ({ ok: false, error: `request line longer than ${MAX_LINE} bytes` }))
     }
   })
   socket.on('error', () => socket.destroy())
