@@ -89,20 +89,24 @@ async function main(): Promise<void> {
   await agent2.replace(parsePush(all))
 
   const updates: number[] = []
-  const updateFloors: number[] = []
   const cleanups: number[] = []
+  const updateJsons: string[] = []
   for (let u = 0; u < UPDATES; u++) {
-    const vm = vmIp(u % VMS)
     const one = vmEntries(u % VMS, RULES, u + 1)
     updates.push(await timed(() => agent2.update(parsePush(one))))
+    updateJsons.push(lastJson)
     // the daemon answers first and cleans up after; here the clean-up is timed apart
     cleanups.push(await timed(() => agent2.collectGarbage()))
-    // the floor: plain nft -f replacing that VM's chain (flush it, add the same rules)
-    const current = agent2.loadedVms().get(vm)?.chain as string
-    const update = JSON.parse(lastJson) as { nftables: Record<string, Record<string, Record<string, unknown>>>[] }
+  }
+  // the floor: plain nft -f replacing one VM's chain in place (flush it, add the same rules), on
+  // chains that have stood for a while, as a naive agent would do for an update
+  const updateFloors: number[] = []
+  for (const [u, json] of updateJsons.entries()) {
+    const target = agent2.loadedVms().get(vmIp((u + Math.floor(VMS / 2)) % VMS))?.chain as string
+    const update = JSON.parse(json) as { nftables: Record<string, Record<string, Record<string, unknown>>>[] }
     const replaceChain = update.nftables.flatMap((cmd): unknown[] => {
-      if (cmd['add']?.['chain']) return [{ flush: { chain: { ...cmd['add']['chain'], name: current } } }]
-      if (cmd['add']?.['rule']) return [{ add: { rule: { ...cmd['add']['rule'], chain: current } } }]
+      if (cmd['add']?.['chain']) return [{ flush: { chain: { ...cmd['add']['chain'], name: target } } }]
+      if (cmd['add']?.['rule']) return [{ add: { rule: { ...cmd['add']['rule'], chain: target } } }]
       return []
     })
     const floorJson = JSON.stringify({ nftables: replaceChain })

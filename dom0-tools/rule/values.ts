@@ -8,6 +8,7 @@ const SAFE_VALUE = /^[A-Za-z0-9:;,./\-_[\]]+$/
 const SAFE_COMMENT = /^[A-Za-z0-9:;,./\-_[\] ]+$/
 const HOSTNAME_CHARS = /^[a-z0-9._-]+$/
 const DECIMAL = /^[0-9]+$/
+const MAX_EXPIRE = 9_223_372_036
 const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/
 const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/
 const INET_ATON_FORM = /^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$/
@@ -146,7 +147,10 @@ export function parseExpire(untrusted: string, now: EpochSeconds, allowRelative:
       `invalid expire '${untrusted}' (expected seconds since 1970${allowRelative ? ', or +seconds' : ''})`,
     )
   }
-  return (relative ? now + Number(digits) : Number(digits)) as EpochSeconds
+  const expire = relative ? now + Number(digits) : Number(digits)
+  // nftables keeps time in 64-bit nanoseconds: later than 2262 cannot be matched
+  if (expire > MAX_EXPIRE) throw new RuleParseError(`invalid expire '${untrusted}' (later than ${MAX_EXPIRE}, year 2262)`)
+  return expire as EpochSeconds
 }
 
 export function formatDstHost(host: DstHost): string {

@@ -8,9 +8,14 @@ export const OWNER_COMMENT = 'qubes-firewall-agent'
 export const DOWNSTREAM = 'vif*'
 
 export const meta = (key: 'iifname' | 'oifname' | 'l4proto' | 'time' | 'iif' | 'oif'): Selector => ({ meta: { key } })
-export const payload = (protocol: 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmpv6', field: string): Selector => ({
-  payload: { protocol, field },
-})
+// selectors are shared, never mutated: a ruleset of thousands of rules then allocates far less
+const payloads = new Map<string, Selector>()
+export const payload = (protocol: 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmpv6', field: string): Selector => {
+  const key = `${protocol} ${field}`
+  let selector = payloads.get(key)
+  if (!selector) payloads.set(key, (selector = { payload: { protocol, field } }))
+  return selector
+}
 export const eq = (left: Selector, right: Value): Statement => ({ match: { op: '==', left, right } })
 export const ne = (left: Selector, right: Value): Statement => ({ match: { op: '!=', left, right } })
 export const counter: Statement = { counter: null }

@@ -52,7 +52,7 @@ function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx
   const host = fwRule.dsthost
   if (host?.kind === 'ip4' || host?.kind === 'ip6') {
     // mask host bits ourselves: Qubes keeps '192.168.0.1/24' as typed
-    const masked = maskAddress(host.address.toString(), host.prefix, host.kind === 'ip4' ? 4 : 6)
+    const masked = maskAddress(host.address, host.prefix)
     matches.push(eq(daddr(family), addressValue(masked, host.prefix)))
   } else if (host?.kind === 'name') {
     const resolution = ctx.resolution(vmIp, host.name)
@@ -69,9 +69,15 @@ function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx
   return matches
 }
 
-export function maskAddress(address: string, prefix: number, family: Family): string {
-  const network = family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefix}`) : ipaddr.IPv6.networkAddressFromCIDR(`${address}/${prefix}`)
-  return network.toString()
+/** The network of an address and prefix (host bits cleared), as text. */
+export function maskAddress(address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): string {
+  const bytes = address.toByteArray()
+  if (prefix >= bytes.length * 8) return address.toString()
+  const masked = bytes.map((byte, i) => {
+    const keep = Math.min(8, Math.max(0, prefix - i * 8))
+    return byte & ((0xff << (8 - keep)) & 0xff)
+  })
+  return ipaddr.fromByteArray(masked).toString()
 }
 
 /** One FwRule -> zero or more nft rules (tcp+udp rules are two), or 'block' for a failed name. */
