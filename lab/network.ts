@@ -3,7 +3,7 @@
 // route to the qube (what anti-spoofing and Qubes' vif-route-qubes rely on).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { ip, nsExec, nsIp, namespaces } from './system.js'
-import { OUTSIDE, QUBES, VIRTUAL_DNS, ip4, ip6, qidOf, vifName } from './topology.js'
+import { OUTSIDE, QUBES, VIRTUAL_DNS, ip4, ip6, nsOf, qidOf, vifName } from './topology.js'
 
 export const LAB_NAMESPACES = [OUTSIDE.ns, ...QUBES.map((q) => q.name)]
 
@@ -16,8 +16,8 @@ async function link(nsA: string, nameA: string, nsB: string, nameB: string): Pro
   const tmpA = `ql${process.pid % 100000}a${qidOf(nsB)}`
   const tmpB = `ql${process.pid % 100000}b${qidOf(nsB)}`
   await ip('link', 'add', tmpA, 'type', 'veth', 'peer', 'name', tmpB)
-  await ip('link', 'set', tmpA, 'netns', nsA)
-  await ip('link', 'set', tmpB, 'netns', nsB)
+  await ip('link', 'set', tmpA, 'netns', nsOf(nsA))
+  await ip('link', 'set', tmpB, 'netns', nsOf(nsB))
   await nsIp(nsA, 'link', 'set', tmpA, 'name', nameA)
   await nsIp(nsB, 'link', 'set', tmpB, 'name', nameB)
   await nsIp(nsA, 'link', 'set', nameA, 'up')
@@ -26,13 +26,13 @@ async function link(nsA: string, nameA: string, nsB: string, nameB: string): Pro
 
 function writeResolvConf(ns: string, servers: readonly string[]): void {
   // `ip netns exec NS` bind-mounts /etc/netns/NS/resolv.conf over /etc/resolv.conf
-  mkdirSync(`/etc/netns/${ns}`, { recursive: true })
-  writeFileSync(`/etc/netns/${ns}/resolv.conf`, servers.map((s) => `nameserver ${s}\n`).join(''))
+  mkdirSync(`/etc/netns/${nsOf(ns)}`, { recursive: true })
+  writeFileSync(`/etc/netns/${nsOf(ns)}/resolv.conf`, servers.map((s) => `nameserver ${s}\n`).join(''))
 }
 
 export async function buildNetwork(): Promise<void> {
   for (const ns of LAB_NAMESPACES) {
-    await ip('netns', 'add', ns)
+    await ip('netns', 'add', nsOf(ns))
     await nsIp(ns, 'link', 'set', 'lo', 'up')
   }
   // the world: a router address on the uplink, servers and the DNS server on lo
@@ -82,7 +82,7 @@ export function dnatDnsScript(): string {
 export async function removeNetwork(): Promise<void> {
   const existing = new Set(await namespaces())
   for (const ns of LAB_NAMESPACES) {
-    if (existing.has(ns)) await ip('netns', 'del', ns)
-    rmSync(`/etc/netns/${ns}`, { recursive: true, force: true })
+    if (existing.has(nsOf(ns))) await ip('netns', 'del', nsOf(ns))
+    rmSync(`/etc/netns/${nsOf(ns)}`, { recursive: true, force: true })
   }
 }

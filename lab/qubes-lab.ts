@@ -12,7 +12,7 @@ import { firewallXmlPath } from '../dom0-tools/store/firewall-store.js'
 import { formatMatrix, probeMatrix } from './matrix.js'
 import { LAB_NAMESPACES, buildNetwork, dnatDnsScript, removeNetwork } from './network.js'
 import { alive, daemonPids, logPath, namespaces, nsExec, startDaemon, stopDaemons, waitFor } from './system.js'
-import { LAB_DIR, NETVMS, OUTSIDE, QUBES, QUBES_DIR, ip4, qidOf, socketPath } from './topology.js'
+import { LAB_DIR, NETVMS, OUTSIDE, QUBES, QUBES_DIR, ip4, nsOf, qidOf, socketPath } from './topology.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..', '..')
@@ -122,8 +122,8 @@ async function up(): Promise<void> {
   stepDone()
   process.stdout.write(`\n${formatMatrix(matrix, tty)}\n`)
   process.stdout.write(`Explore (as root):
-  ip netns exec work curl -s http://www.lab.example/        # refused: work allows only port 443
-  ip netns exec work curl -s http://www.lab.example:443/    # allowed
+  ip netns exec ${nsOf('work')} curl -s http://www.lab.example/        # refused: work allows only port 443
+  ip netns exec ${nsOf('work')} curl -s http://www.lab.example:443/    # allowed
   export QUBES_DIR=${QUBES_DIR}
   qvm-firewall work                                          # the rules, as in Qubes
   qvm-firewall work add --before 0 accept www.lab.example tcp 80
@@ -134,7 +134,7 @@ async function up(): Promise<void> {
 
 async function status(): Promise<void> {
   const present = new Set(await namespaces())
-  for (const ns of LAB_NAMESPACES) process.stdout.write(`${ns.padEnd(14)}${present.has(ns) ? 'up' : 'missing'}\n`)
+  for (const ns of LAB_NAMESPACES) process.stdout.write(`${nsOf(ns).padEnd(14)}${present.has(nsOf(ns)) ? 'up' : 'missing'}\n`)
   for (const [name, pid] of daemonPids()) process.stdout.write(`${name.padEnd(22)}pid ${pid} ${alive(pid) ? 'running' : 'dead'}\n`)
 }
 

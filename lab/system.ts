@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
-import { LAB_DIR } from './topology.js'
+import { LAB_DIR, nsOf } from './topology.js'
 
 const PID_DIR = join(LAB_DIR, 'pids')
 const LOG_DIR = join(LAB_DIR, 'logs')
@@ -16,9 +16,9 @@ export async function run(file: string, args: readonly string[], input?: string)
 }
 
 export const ip = (...args: string[]) => run('ip', args)
-/** `ip -n NS ...` */
-export const nsIp = (ns: string, ...args: string[]) => run('ip', ['-n', ns, ...args])
-export const nsExec = (ns: string, file: string, args: readonly string[], input?: string) => run('ip', ['netns', 'exec', ns, file, ...args], input)
+/** `ip -n NS ...`, NS being a qube's name */
+export const nsIp = (qube: string, ...args: string[]) => run('ip', ['-n', nsOf(qube), ...args])
+export const nsExec = (qube: string, file: string, args: readonly string[], input?: string) => run('ip', ['netns', 'exec', nsOf(qube), file, ...args], input)
 
 export async function namespaces(): Promise<string[]> {
   const out = await run('ip', ['netns', 'list'])
@@ -26,12 +26,12 @@ export async function namespaces(): Promise<string[]> {
 }
 
 /** Starts a long-lived process in a namespace, detached, logging to LAB_DIR/logs/NAME.log. */
-export function startDaemon(name: string, ns: string, file: string, args: readonly string[]): void {
+export function startDaemon(name: string, qube: string, file: string, args: readonly string[]): void {
   mkdirSync(PID_DIR, { recursive: true })
   mkdirSync(LOG_DIR, { recursive: true })
   const log = openSync(join(LOG_DIR, `${name}.log`), 'a')
   // `ip netns exec` execs the program, so the pid is the daemon's own
-  const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { detached: true, stdio: ['ignore', log, log] })
+  const child = spawn('ip', ['netns', 'exec', nsOf(qube), file, ...args], { detached: true, stdio: ['ignore', log, log] })
   writeFileSync(join(PID_DIR, `${name}.pid`), `${child.pid}\n`)
   child.unref()
 }

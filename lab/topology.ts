@@ -1,8 +1,15 @@
 // The lab's Qubes network, as data: who exists, who is whose netvm, which names and servers the
 // outside world has. DESIGN.md ("The lab") pins these names and addresses.
 
-export const LAB_DIR = '/run/qubes-lab'
+// tests run labs side by side: QUBES_LAB_PREFIX prefixes the namespaces, QUBES_LAB_DIR moves the state
+export const LAB_DIR = process.env['QUBES_LAB_DIR'] ?? '/run/qubes-lab'
 export const QUBES_DIR = `${LAB_DIR}/qubes`
+const NS_PREFIX = process.env['QUBES_LAB_PREFIX'] ?? ''
+
+/** The network namespace of a qube (or of `outside`). */
+export function nsOf(name: string): string {
+  return `${NS_PREFIX}${name}`
+}
 
 export interface LabQube {
   name: string

@@ -6,9 +6,13 @@ import { promisify } from 'node:util'
 import t from 'tap'
 
 const exec = promisify(execFile)
-const QUBES_DIR = '/run/qubes-lab/qubes'
+// a lab of its own, beside any other (a user's, another test's)
+const PREFIX = `qlt${process.pid}-`
+const LAB_DIR = `/run/qubes-lab-test-${process.pid}`
+const QUBES_DIR = `${LAB_DIR}/qubes`
 const LAB = 'dist/lab/bin/qubes-lab.js'
-const env = { ...process.env, QUBES_DIR }
+const env = { ...process.env, QUBES_DIR, QUBES_LAB_PREFIX: PREFIX, QUBES_LAB_DIR: LAB_DIR }
+const ns = (qube: string) => `${PREFIX}${qube}`
 
 interface Outcome {
   code: number
@@ -31,7 +35,7 @@ const dom0 = (command: string, ...args: string[]) => node(`dist/dom0-tools/bin/$
 
 /** What `qube` gets for each target (tcp:ADDR:PORT), from real connections. */
 async function probe(qube: string, ...targets: string[]): Promise<string[]> {
-  const out = await run('ip', 'netns', 'exec', qube, process.execPath, 'dist/lab/probe.js', '--timeout', '1500', ...targets)
+  const out = await run('ip', 'netns', 'exec', ns(qube), process.execPath, 'dist/lab/probe.js', '--timeout', '1500', ...targets)
   const verdicts = new Map(out.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]))
   return targets.map((target) => verdicts.get(target) ?? `no answer (${out.stderr.trim()})`)
 }
@@ -50,7 +54,7 @@ t.test('up builds the lab and prints the matrix from real connections', async (t
   const workRow = up.stdout.split('\n').find((l) => l.startsWith('work '))
   t.match(workRow, /^work\s+refused\s+allowed\s+refused\s+refused\s+refused\s+refused\s+allowed\s+timed out$/, 'work: only www:443 and dns')
   t.match(up.stdout, /^vault\s+(no netvm\s+)+no netvm$/m)
-  t.match(up.stdout, /ip netns exec work curl/)
+  t.match(up.stdout, new RegExp(`ip netns exec ${PREFIX}work curl`))
   t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'])
 })
 
@@ -63,10 +67,10 @@ t.test('a qvm-firewall change applies at once', async (t) => {
 })
 
 t.test('a name rule follows what dnsmasq answers at apply time', async (t) => {
-  const hosts = '/run/qubes-lab/hosts'
+  const hosts = `${LAB_DIR}/hosts`
   const original = readFileSync(hosts, 'utf8')
   writeFileSync(hosts, original.replace('192.0.2.10 www.lab.example', '198.51.100.10 www.lab.example'))
-  const dnsmasqPid = Number(readFileSync('/run/qubes-lab/pids/dnsmasq.pid', 'utf8'))
+  const dnsmasqPid = Number(readFileSync(`${LAB_DIR}/pids/dnsmasq.pid`, 'utf8'))
   process.kill(dnsmasqPid, 'SIGHUP')
   await new Promise((r) => setTimeout(r, 300))
   const reload = await dom0('qvm-firewall', '--reload', 'work', 'list')
@@ -94,12 +98,12 @@ t.test('a name that does not resolve fails its own rule, not the VM', async (t) 
 })
 
 t.test('an agent killed and restarted restores the rules before anything else', async (t) => {
-  const pid = Number(readFileSync('/run/qubes-lab/pids/agent-sys-firewall.pid', 'utf8'))
+  const pid = Number(readFileSync(`${LAB_DIR}/pids/agent-sys-firewall.pid`, 'utf8'))
   process.kill(pid, 'SIGKILL')
   await new Promise((r) => setTimeout(r, 300))
   t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'], 'the rules stay in force without the agent')
   // as after a reboot: the kernel forgets every rule
-  t.equal((await run('ip', 'netns', 'exec', 'sys-firewall', 'nft', 'flush', 'ruleset')).code, 0)
+  t.equal((await run('ip', 'netns', 'exec', ns('sys-firewall'), 'nft', 'flush', 'ruleset')).code, 0)
   // (without its masquerade the answer cannot come back: a timeout, but no longer a reject)
   t.notSame(await probe('work', WWW80), ['refused'], 'no rules at all: this is what the agent must restore')
   const start = await node(LAB, 'agent', 'sys-firewall', 'start')
@@ -122,10 +126,10 @@ t.test('an unreachable agent: a warning, and the change is kept', async (t) => {
 })
 
 t.test('a VM moved to another netvm: the old one forgets it, the new one serves it', async (t) => {
-  const socketOf = (netvm: string) => `/run/qubes-lab/${netvm}/agent.sock`
+  const socketOf = (netvm: string) => `${LAB_DIR}/${netvm}/agent.sock`
   const status = async (netvm: string): Promise<string[]> => {
     const out = await new Promise<string>((resolve, reject) => {
-      const child = execFile('ip', ['netns', 'exec', netvm, process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', socketOf(netvm), 'connect'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
+      const child = execFile('ip', ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', socketOf(netvm), 'connect'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
       child.stdin?.end('{"op":"status"}\n')
     })
     return (JSON.parse(out) as { vms: { ip: string }[] }).vms.map((vm) => vm.ip).sort()
@@ -143,9 +147,9 @@ t.test('a VM moved to another netvm: the old one forgets it, the new one serves 
 t.test('down removes every namespace, process and file', async (t) => {
   t.equal((await node(LAB, 'down')).code, 0)
   const namespaces = (await run('ip', 'netns', 'list')).stdout
-  for (const ns of ['outside', 'sys-net', 'sys-firewall', 'work', 'personal', 'untrusted', 'vault']) {
-    t.notMatch(namespaces, new RegExp(`^${ns}( |$)`, 'm'), `${ns} removed`)
-    t.notOk(existsSync(`/etc/netns/${ns}`))
+  for (const qube of ['outside', 'sys-net', 'sys-firewall', 'work', 'personal', 'untrusted', 'vault']) {
+    t.notMatch(namespaces, new RegExp(`^${ns(qube)}( |$)`, 'm'), `${ns(qube)} removed`)
+    t.notOk(existsSync(`/etc/netns/${ns(qube)}`))
   }
-  t.notOk(existsSync('/run/qubes-lab'))
+  t.notOk(existsSync(LAB_DIR))
 })
