@@ -83,7 +83,7 @@ const errors: [args: string[], message: string][] = [
   [['work', 'del', '--rule-no', '0'], "qvm-firewall: error: cannot remove the last rule: add a 'drop' rule first, then delete the rest\n"],
   [['work', 'del', 'drop', 'proto=udp'], 'qvm-firewall: error: rule not found: action=drop proto=udp\n'],
   [['nope', 'list'], "qvm-firewall: error: no such domain: 'nope'\n"],
-  [['work', 'frob'], "qvm-firewall: error: invalid action 'frob' (choose from list, add, del, reset)\n"],
+  [['work', 'frob'], "qvm-firewall: error: invalid action 'frob' (choose from list, add, del, reset, forward)\n"],
 ]
 
 t.test('bad input: one error line, exit 1, firewall.xml byte-identical', async (t) => {

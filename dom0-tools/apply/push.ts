@@ -7,6 +7,7 @@ import { firewallEntries } from '../firewall/entries.js'
 import type { Domain, Registry } from '../registry/registry.js'
 import { isExpired, nowEpoch, type EpochSeconds, type Rule } from '../rule/model.js'
 import { loadRules } from '../store/firewall-store.js'
+import { forwardEntriesFor, hopsOf } from './forwards.js'
 import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'
 
 /** Global qubes.xml property: 'agent' makes dom0 pass names through for the agents to resolve (dom0 without network). */
@@ -99,7 +100,17 @@ export async function syncNetvm(netvmName: string, opts: ApplyOptions): Promise<
     '/connected-ips6': connected.flatMap((vm) => (vm.ip6 ? [vm.ip6] : [])).join(' '),
   }
   for (const vm of connected) Object.assign(entries, await vmPushEntries(vm, opts))
+  Object.assign(entries, forwardEntriesFor(opts.registry, opts.qubesDir, netvm.name))
   return send(opts.registry, netvm.name, { op: 'replace', entries })
+}
+
+/** After a VM's forwards changed: every hop on its way out gets its new set of forwards. */
+export async function applyForwards(vmName: string, opts: ApplyOptions): Promise<NetvmOutcome[]> {
+  const outcomes: NetvmOutcome[] = []
+  for (const { hop } of hopsOf(opts.registry, opts.registry.require(vmName))) {
+    outcomes.push(await send(opts.registry, hop.name, { op: 'update', entries: forwardEntriesFor(opts.registry, opts.qubesDir, hop.name) }))
+  }
+  return outcomes
 }
 
 /** One line for people: what happened where. */

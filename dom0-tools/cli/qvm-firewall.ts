@@ -1,6 +1,10 @@
 // qvm-firewall: Qubes' command, same syntax and output, on <qubes-dir>/appvms/VM/firewall.xml.
 import { Command, Option } from 'commander'
-import { applyVm, describeOutcome, syncNetvm, type NetvmOutcome } from '../apply/push.js'
+import { applyForwards, applyVm, describeOutcome, syncNetvm, type NetvmOutcome } from '../apply/push.js'
+import { formatForwardTable } from '../forward/format.js'
+import type { Forward } from '../forward/model.js'
+import { forwardFromOptions } from '../forward/parse.js'
+import type { Domain } from '../registry/registry.js'
 import { UsageError } from '../errors.js'
 import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewall/edit.js'
 import { loadRegistry } from '../registry/registry.js'
@@ -8,7 +12,7 @@ import { formatRawRule } from '../rule/format-raw.js'
 import { formatRuleTable } from '../rule/format-table.js'
 import { nowEpoch, type Rule } from '../rule/model.js'
 import { parseCliRule } from '../rule/parse.js'
-import { loadRules, modifyRules } from '../store/firewall-store.js'
+import { loadFirewall, loadRules, modifyFirewall, modifyRules } from '../store/firewall-store.js'
 import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
 
 export const EPILOG = `
@@ -51,6 +55,17 @@ Actions:
 
 A VM keeps at least one rule: to block everything, add 'drop' first,
 then delete the rest. Rules not matched are dropped.
+
+Port forwarding from the outside world (through every netvm on the way out):
+    forward [list]                           print the VM's forwards
+    forward add tcp|udp PORT [--outside-port N] [--from NETWORK] [--iface NAME]
+                                             open the VM's PORT on the outermost
+                                             netvm's upstream side (port N there;
+                                             only from NETWORK; only on interface
+                                             NAME); an IPv4 NETWORK limits it to
+                                             IPv4, an IPv6 one to IPv6
+    forward del N                            remove forward N
+  e.g. qvm-firewall work forward add tcp 443 --outside-port 8443 --from 192.0.2.0/24
 `
 
 interface GlobalOptions {
@@ -112,7 +127,7 @@ export function parseAction(untrustedWords: readonly string[]): Edit | undefined
         })
       break
     default:
-      throw new UsageError(`invalid action '${command.slice(0, 20)}' (choose from list, add, del, reset)`)
+      throw new UsageError(`invalid action '${command.slice(0, 20)}' (choose from list, add, del, reset, forward)`)
   }
   sub.parse(rest as string[], { from: 'user' })
   return edit
@@ -127,6 +142,53 @@ function reportOutcome(vm: string | undefined, outcome: NetvmOutcome | undefined
   else throw new UsageError(line)
 }
 
+type ForwardEdit = (forwards: readonly Forward[]) => Forward[]
+
+/** `forward [list] | forward add PROTO PORT [--outside-port N] [--from NET] [--iface IF] | forward del N`. */
+export function parseForwardAction(untrustedWords: readonly string[]): ForwardEdit | undefined {
+  const [command = 'list', ...rest] = untrustedWords
+  const sub = new Command(`forward ${command}`).exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} })
+  let edit: ForwardEdit | undefined
+  if (command === 'list') {
+    sub.action(() => {
+      edit = undefined
+    })
+  } else if (command === 'add') {
+    sub
+      .argument('<proto>')
+      .argument('<port>')
+      .option('--outside-port <port>')
+      .option('--from <network>')
+      .option('--iface <name>')
+      .action((proto: string, port: string, o: { outsidePort?: string; from?: string; iface?: string }) => {
+        const forward = forwardFromOptions({ proto, port, ...o })
+        edit = (forwards) => [...forwards, forward]
+      })
+  } else if (command === 'del') {
+    sub.argument('<n>').action((n: string) => {
+      const index = parseRuleNo(n)
+      edit = (forwards) => {
+        if (index < 0 || index >= forwards.length) throw new UsageError(`forward number ${index} out of range (the VM has ${forwards.length} forwards)`)
+        return forwards.filter((_, i) => i !== index)
+      }
+    })
+  } else {
+    throw new UsageError(`invalid forward action '${command.slice(0, 20)}' (choose from list, add, del)`)
+  }
+  sub.parse(rest as string[], { from: 'user' })
+  return edit
+}
+
+async function qvmFirewallForward(vm: Domain, words: readonly string[], qubesDir: string): Promise<void> {
+  const edit = parseForwardAction(words)
+  if (edit === undefined) {
+    process.stdout.write(formatForwardTable(loadFirewall(qubesDir, vm.name, nowEpoch()).forwards))
+    return
+  }
+  await modifyFirewall(qubesDir, vm.name, nowEpoch, (config) => ({ ...config, forwards: edit(config.forwards) }))
+  for (const outcome of await applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })) reportOutcome(undefined, outcome)
+}
+
 export async function qvmFirewall(vmName: string | undefined, words: readonly string[], opts: GlobalOptions): Promise<void> {
   const qubesDir = resolveQubesDir(opts)
   if (vmName === undefined) throw new UsageError('the following arguments are required: VMNAME')
@@ -138,6 +200,7 @@ export async function qvmFirewall(vmName: string | undefined, words: readonly st
   }
   const vm = loadRegistry(qubesDir).require(vmName)
   if (vm.klass === 'AdminVM') throw new UsageError(`${vm.name} has no firewall`)
+  if (words[0] === 'forward') return qvmFirewallForward(vm, words.slice(1), qubesDir)
   const edit = parseAction(words)
   if (edit === undefined) {
     const rules = loadRules(qubesDir, vm.name, nowEpoch())
@@ -157,7 +220,7 @@ export function buildProgram(): Command {
     .option('-r, --reload', 'force reloading rules even when unchanged')
     .option('--sync', "push the rules of every VM using VMNAME as netvm to VMNAME's agent")
     .argument('[VMNAME]', 'the qube whose firewall to show or change (with --sync: the netvm)')
-    .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset')
+    .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset | forward ...')
     .passThroughOptions()
     .addHelpText('after', EPILOG)
     .action((vmName: string | undefined, words: string[], opts: GlobalOptions) => qvmFirewall(vmName, words, opts))

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EpochSeconds, Rule } from '../rule/model.js'
 import { atomicWriteFile } from './atomic-write.js'
-import { DEFAULT_RULES, parseFirewallXml, serialiseFirewallXml } from './firewall-xml.js'
+import { DEFAULT_RULES, parseFirewallConfig, serialiseFirewallXml, type FirewallConfig } from './firewall-xml.js'
 import { withLock } from './lock.js'
 
 export function vmDir(qubesDir: string, vm: string): string {
@@ -15,27 +15,42 @@ export function firewallXmlPath(qubesDir: string, vm: string): string {
   return join(vmDir(qubesDir, vm), 'firewall.xml')
 }
 
-export function loadRules(qubesDir: string, vm: string, now: EpochSeconds): Rule[] {
+export function loadFirewall(qubesDir: string, vm: string, now: EpochSeconds): FirewallConfig {
   const file = firewallXmlPath(qubesDir, vm)
-  if (!existsSync(file)) return [...DEFAULT_RULES]
-  return parseFirewallXml(file, readFileSync(file, 'utf8'), now)
+  if (!existsSync(file)) return { rules: [...DEFAULT_RULES], forwards: [] }
+  return parseFirewallConfig(file, readFileSync(file, 'utf8'), now)
+}
+
+export function loadRules(qubesDir: string, vm: string, now: EpochSeconds): Rule[] {
+  return loadFirewall(qubesDir, vm, now).rules
 }
 
 /**
- * Reads the rules, lets `change` compute the new list (it may throw: nothing is written then)
- * and saves it, all under the VM's lock. Returns the saved rules.
+ * Reads the VM's firewall, lets `change` compute the new one (it may throw: nothing is written then)
+ * and saves it, all under the VM's lock. Returns what was saved.
  */
+export async function modifyFirewall(
+  qubesDir: string,
+  vm: string,
+  now: () => EpochSeconds,
+  change: (config: FirewallConfig) => FirewallConfig,
+): Promise<FirewallConfig> {
+  const dir = vmDir(qubesDir, vm)
+  mkdirSync(dir, { recursive: true })
+  return withLock(join(dir, '.firewall.xml.lock'), () => {
+    const config = change(loadFirewall(qubesDir, vm, now()))
+    atomicWriteFile(firewallXmlPath(qubesDir, vm), serialiseFirewallXml(config.rules, now(), config.forwards))
+    return config
+  })
+}
+
+/** modifyFirewall for the rules alone; forwards are kept as they are. */
 export async function modifyRules(
   qubesDir: string,
   vm: string,
   now: () => EpochSeconds,
   change: (rules: Rule[]) => Rule[],
 ): Promise<Rule[]> {
-  const dir = vmDir(qubesDir, vm)
-  mkdirSync(dir, { recursive: true })
-  return withLock(join(dir, '.firewall.xml.lock'), () => {
-    const rules = change(loadRules(qubesDir, vm, now()))
-    atomicWriteFile(firewallXmlPath(qubesDir, vm), serialiseFirewallXml(rules, now()))
-    return rules
-  })
+  const saved = await modifyFirewall(qubesDir, vm, now, (config) => ({ ...config, rules: change(config.rules) }))
+  return saved.rules
 }

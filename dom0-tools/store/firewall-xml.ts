@@ -4,12 +4,25 @@ import { RuleParseError, StoreError } from '../errors.js'
 import { isExpired, type EpochSeconds, type Rule } from '../rule/model.js'
 import { addOption, ruleFromOptions, type RuleOptions } from '../rule/parse.js'
 import { formatDstHost } from '../rule/values.js'
+import { forwardProperties } from '../forward/format.js'
+import type { Forward } from '../forward/model.js'
+import { forwardFromProperties } from '../forward/parse.js'
 import { attr, childNodes, escapeXml, parseXml, text, type XmlNode } from './xml.js'
 
 /** What Qubes assumes when a VM has no firewall.xml. */
 export const DEFAULT_RULES: readonly Rule[] = [{ action: 'accept' }]
 
+export interface FirewallConfig {
+  rules: Rule[]
+  /** Our extension: Qubes reads only <rules> and leaves <forwards> alone. */
+  forwards: Forward[]
+}
+
 export function parseFirewallXml(file: string, untrustedText: string, now: EpochSeconds): Rule[] {
+  return parseFirewallConfig(file, untrustedText, now).rules
+}
+
+export function parseFirewallConfig(file: string, untrustedText: string, now: EpochSeconds): FirewallConfig {
   const doc = parseXml(untrustedText)
   if (typeof doc === 'string') throw new StoreError(file, doc)
   const rootName = Object.keys(doc).find((k) => !k.startsWith('?') && !k.startsWith('#'))
@@ -17,8 +30,8 @@ export function parseFirewallXml(file: string, untrustedText: string, now: Epoch
   if (root === undefined) throw new StoreError(file, 'no root element')
   const version = attr(root, 'version') ?? '1'
   try {
-    if (version === '2') return parseV2(root, now)
-    if (version === '1') return parseV1(root, now)
+    if (version === '2') return { rules: parseV2(root, now), forwards: parseForwards(root) }
+    if (version === '1') return { rules: parseV1(root, now), forwards: [] }
   } catch (err) {
     if (err instanceof RuleParseError) throw new StoreError(file, err.message)
     throw err
@@ -36,6 +49,23 @@ function parseV2(root: XmlNode, now: EpochSeconds): Rule[] {
       return ruleFromOptions(options, { now })
     } catch (err) {
       if (err instanceof RuleParseError) throw new RuleParseError(`rule ${index}: ${err.message}`)
+      throw err
+    }
+  })
+}
+
+function parseForwards(root: XmlNode): Forward[] {
+  return childNodes(childNodes(root, 'forwards')[0], 'forward').map((xmlForward, index) => {
+    const properties = new Map<string, string>()
+    for (const property of childNodes(childNodes(xmlForward, 'properties')[0], 'property')) {
+      const name = attr(property, 'name') ?? ''
+      if (properties.has(name)) throw new RuleParseError(`forward ${index}: property '${name}' given twice`)
+      properties.set(name, text(property))
+    }
+    try {
+      return forwardFromProperties(properties)
+    } catch (err) {
+      if (err instanceof RuleParseError) throw new RuleParseError(`forward ${index}: ${err.message}`)
       throw err
     }
   })
@@ -99,7 +129,7 @@ function xmlProperties(rule: Rule): [string, string][] {
 }
 
 /** Version 2, laid out as Qubes' lxml writes it; expired rules are left out, as Qubes' save() does. */
-export function serialiseFirewallXml(rules: readonly Rule[], now: EpochSeconds): string {
+export function serialiseFirewallXml(rules: readonly Rule[], now: EpochSeconds, forwards: readonly Forward[] = []): string {
   const lines = [`<?xml version='1.0' encoding='UTF-8'?>`, '<firewall version="2">', '  <rules>']
   for (const rule of rules) {
     if (isExpired(rule, now)) continue
@@ -109,6 +139,16 @@ export function serialiseFirewallXml(rules: readonly Rule[], now: EpochSeconds):
     }
     lines.push('      </properties>', '    </rule>')
   }
-  lines.push('  </rules>', '</firewall>', '')
+  lines.push('  </rules>')
+  if (forwards.length > 0) {
+    lines.push('  <forwards>')
+    for (const forward of forwards) {
+      lines.push('    <forward>', '      <properties>')
+      for (const [name, value] of forwardProperties(forward)) lines.push(`        <property name="${name}">${escapeXml(value)}</property>`)
+      lines.push('      </properties>', '    </forward>')
+    }
+    lines.push('  </forwards>')
+  }
+  lines.push('</firewall>', '')
   return lines.join('\n')
 }

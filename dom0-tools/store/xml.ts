@@ -2,7 +2,7 @@
 // and elements that may repeat are always arrays.
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 
-const REPEATED = new Set(['rule', 'property', 'domain', 'feature'])
+const REPEATED = new Set(['rule', 'property', 'domain', 'feature', 'forward'])
 
 const parser = new XMLParser({
   ignoreAttributes: false,
