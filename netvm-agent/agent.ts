@@ -13,11 +13,11 @@ import { baseTable } from './nft/base.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import type { Command, NftFamily } from './nft/model.js'
 import {
-  CONNECTED_SET, VM_CHAIN_PREFIX, VM_MAP, VM_OVERLAY_MAP, deleteChain, dispatchJump, mapElement, nftFamily,
-  renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
+  CONNECTED_SET, VM_CHAIN_PREFIX, VM_MAP, VM_OVERLAY_MAP, customDnatChain, deleteChain, dispatchJump, dnatJump, mapElement,
+  nftFamily, renderForwards, renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
 } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
-import type { Family, FwRule, Push, VmEntry } from './push/model.js'
+import type { Family, ForwardRule, FwRule, Push, VmEntry } from './push/model.js'
 
 export interface AgentEffects {
   runNft: (json: string) => Promise<void>
@@ -63,6 +63,7 @@ function familyOf(entry: VmEntry): Family {
 export class Agent {
   private vms = new Map<string, LoadedVm>()
   private connected: { 4?: readonly string[]; 6?: readonly string[] } = {}
+  private forwards: readonly ForwardRule[] = []
   /** Whether our skeleton (and the jump in custom-forward) is known to be in place. */
   private skeletonReady = false
   private generation = 0
@@ -73,6 +74,10 @@ export class Agent {
 
   loadedVms(): ReadonlyMap<string, LoadedVm> {
     return this.vms
+  }
+
+  loadedForwards(): readonly ForwardRule[] {
+    return this.forwards
   }
 
   private nextChain(ip: string): string {
@@ -160,9 +165,9 @@ export class Agent {
     return perVm
   }
 
-  /** Whether custom-forward exists and holds our jump. Lists only that small chain: listing a table makes nft fetch every rule. */
-  private async dispatchState(family: NftFamily): Promise<'missing-table' | 'missing-jump' | 'present'> {
-    const listing = (await this.fx.listNft(['chain', family, TABLE, 'custom-forward'])) as { nftables?: { rule?: { comment?: string } }[] } | undefined
+  /** Whether a chain (custom-forward, custom-dnat) exists and holds our jump. Lists only that small chain: listing a table makes nft fetch every rule. */
+  private async dispatchState(family: NftFamily, chainName = 'custom-forward'): Promise<'missing-table' | 'missing-jump' | 'present'> {
+    const listing = (await this.fx.listNft(['chain', family, TABLE, chainName])) as { nftables?: { rule?: { comment?: string } }[] } | undefined
     if (listing === undefined) return 'missing-table'
     return (listing.nftables ?? []).some((item) => item.rule?.comment === OWNER_COMMENT) ? 'present' : 'missing-jump'
   }
@@ -195,8 +200,9 @@ export class Agent {
   /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
   private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms): Promise<ApplyResult> {
     const resolutions = await this.resolveNames(push)
-    const previous = { vms: this.vms, connected: { ...this.connected } }
+    const previous = { vms: this.vms, connected: { ...this.connected }, forwards: this.forwards }
     this.takeConnected(push)
+    if (push.forwards) this.forwards = push.forwards
     const ctx = this.context(resolutions)
     const commands: Command[] = []
     for (const family of FAMILIES) {
@@ -205,6 +211,11 @@ export class Agent {
       if (dispatch === 'missing-table') commands.push(...baseTable(family))
       commands.push(...renderOwnedSkeleton(family, this.connected[fam]))
       if (dispatch !== 'present') commands.push({ insert: { rule: dispatchJump(family) } })
+      const dnatDispatch = dispatch === 'missing-table' ? 'missing-jump' : await this.dispatchState(family, 'custom-dnat')
+      // a base table without custom-dnat (not Qubes 4.2's) gets one, as Qubes 4.2 has it
+      if (dnatDispatch === 'missing-table') commands.push({ add: { chain: customDnatChain(family) } })
+      if (dnatDispatch !== 'present') commands.push({ insert: { rule: dnatJump(family) } })
+      commands.push(...renderForwards(family, this.forwards))
       const stale = dispatch === 'missing-table' ? [] : await this.existingVmChains(family)
       for (const name of stale) commands.push(deleteChain(fam, name))
     }
@@ -219,11 +230,12 @@ export class Agent {
       await this.fx.runNft(serialise(commands))
     } catch (err) {
       this.connected = previous.connected
+      this.forwards = previous.forwards
       return this.refused(err, push, (blocked) => this.full(blocked, reported))
     }
     this.vms = next
     this.skeletonReady = true
-    return this.report(reported, ctx, removed)
+    return this.report(reported, ctx, removed, push)
   }
 
   /** Changes only the pushed VMs: fresh chains behind the overlay map; nothing deleted but removed VMs. */
@@ -232,9 +244,14 @@ export class Agent {
     if ([...push.vms.keys(), ...removed].some((ip) => this.vms.get(ip)?.inOverlay)) await this.collectGarbage()
     const resolutions = await this.resolveNames(push)
     const previousConnected = { ...this.connected }
+    const previousForwards = this.forwards
     const connectedChanged = this.takeConnected(push)
     const ctx = this.context(resolutions)
     const commands: Command[] = []
+    if (push.forwards) {
+      this.forwards = push.forwards
+      for (const family of FAMILIES) commands.push(...renderForwards(family, this.forwards))
+    }
     for (const fam of connectedChanged) {
       const family = nftFamily(fam)
       const set = { family, table: TABLE, name: CONNECTED_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr' } as const
@@ -264,17 +281,19 @@ export class Agent {
       await this.fx.runNft(serialise(commands))
     } catch (err) {
       this.connected = previousConnected
+      this.forwards = previousForwards
       return this.refused(err, push, (blocked) => this.incremental(blocked, removed))
     }
     for (const ip of removed) this.vms.delete(ip)
     for (const [ip, vm] of changes) this.vms.set(ip, vm)
-    return this.report(push.vms, ctx, removed)
+    return this.report(push.vms, ctx, removed, push)
   }
 
   /** nft refused: the kernel kept the old ruleset whole. Fail closed: block the pushed VMs instead. */
   private async refused(err: unknown, push: Push, retry: (blocked: Push) => Promise<ApplyResult>): Promise<ApplyResult> {
     if (!(err instanceof NftApplyError)) throw err
     if (push.vms.size === 0 || [...push.vms.values()].every((e) => !e.ok)) {
+      // (a refused forward set is simply not loaded: forwards open, so failing closed means none)
       this.lastError = err.message
       const failed = [...push.vms.keys()].map((vm) => ({ vm, rule: null, error: err.message }))
       return { ok: false, applied: [], failed, resolved: {}, error: err.message }
@@ -285,8 +304,8 @@ export class Agent {
     return retry({ ...push, vms: blocked })
   }
 
-  private report(pushed: ReadonlyMap<string, VmEntry>, ctx: RenderContext, removed: readonly string[]): ApplyResult {
-    const failed: Failure[] = []
+  private report(pushed: ReadonlyMap<string, VmEntry>, ctx: RenderContext, removed: readonly string[], push?: Push): ApplyResult {
+    const failed: Failure[] = (push?.forwardErrors ?? []).map((f) => ({ vm: `forward ${f.id}`, rule: null, error: `left out: ${f.error}` }))
     const resolved: Record<string, string[]> = {}
     const applied: string[] = []
     for (const [ip, entry] of pushed) {

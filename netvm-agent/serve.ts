@@ -46,7 +46,14 @@ export class PersistedState {
   /** Records a change: replace swaps everything, update swaps the pushed VMs' keys. */
   record(op: 'replace' | 'update', pushed: Entries, resolutionOf: (vm: string) => ReadonlyMap<string, Resolution> | undefined): void {
     const vms = new Set(Object.keys(pushed).filter((k) => /^\/qubes-firewall\/[^/]+$/.test(k)).map(keyOwner))
-    const base: Entries = op === 'replace' ? {} : Object.fromEntries(Object.entries(this.entries).filter(([k]) => !vms.has(keyOwner(k))))
+    // a push with the forward marker carries the hop's whole set of forwards
+    const newForwards = '/qubes-firewall-forward' in pushed
+    const base: Entries =
+      op === 'replace'
+        ? {}
+        : Object.fromEntries(
+            Object.entries(this.entries).filter(([k]) => !vms.has(keyOwner(k)) && !(newForwards && k.startsWith('/qubes-firewall-forward'))),
+          )
     // only what the agent took: keys of a VM without its marker key were ignored, so are not kept
     const taken = Object.entries(pushed).filter(([k]) => keyOwner(k) === null || vms.has(keyOwner(k)))
     const next: Entries = { ...base, ...Object.fromEntries(taken) }
@@ -138,7 +145,11 @@ function status(agent: Agent): Response {
       : { error: entry.failure.error }),
     resolved: Object.fromEntries([...resolution].map(([name, r]) => [name, 'addresses' in r ? r.addresses : { error: r.error }])),
   }))
-  return { ok: true, vms, lastError: agent.lastError }
+  const forwards = agent.loadedForwards().map((f) => ({
+    id: f.id, proto: f.proto, dport: f.dport, to: f.to, toport: f.toport,
+    ...(f.from && { from: `${f.from.address}/${f.from.prefix}` }), ...(f.iface !== undefined && { iface: f.iface }),
+  }))
+  return { ok: true, vms, forwards, lastError: agent.lastError }
 }
 
 /**

@@ -1,6 +1,6 @@
 // The lab end to end: dom0 commands change what real packets between the lab's namespaces do.
 // One file, run in order: the lab's namespace names are fixed, so only one lab exists at a time.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import t from 'tap'
@@ -142,6 +142,48 @@ t.test('a VM moved to another netvm: the old one forgets it, the new one serves 
   t.equal((await dom0('qvm-prefs', 'work', 'netvm', 'sys-firewall')).code, 0)
   t.ok((await status('sys-firewall')).includes('10.137.0.3'))
   t.notOk((await status('sys-net')).includes('10.137.0.3'))
+})
+
+t.test('port forwards: from outside through sys-net and sys-firewall to the VM', async (t) => {
+  // a service in personal, on IPv4 and IPv6
+  const server = spawn('ip', ['netns', 'exec', ns('personal'), process.execPath, 'dist/lab/world-server.js', '10.137.0.4/8080', 'fd09:24ef:4179::a89:4/8080'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => void server.kill())
+  await new Promise((resolve) => server.stdout.once('data', resolve))
+  const curl = (url: string, source?: string) =>
+    run('ip', 'netns', 'exec', ns('outside'), 'curl', '-s', '-m', '2', ...(source ? ['--interface', source] : []), url)
+
+  const add = await dom0('qvm-firewall', 'personal', 'forward', 'add', 'tcp', '8080', '--outside-port', '8443', '--from', '192.0.2.0/24')
+  t.same({ code: add.code, stdout: add.stdout }, { code: 0, stdout: 'rules applied in sys-firewall\nrules applied in sys-net\n' })
+  t.equal((await dom0('qvm-firewall', 'personal', 'forward')).stdout,
+    'NO  PROTOCOL  PORT  OUTSIDE PORT  FROM          INTERFACE\n0   tcp       8080  8443          192.0.2.0/24  -\n')
+  const fromInside = await curl('http://192.0.2.2:8443/', '192.0.2.1')
+  t.equal(fromInside.stdout, 'hello from 10.137.0.4 port 8080\n', 'a client in --from reaches the VM')
+  t.not((await curl('http://192.0.2.2:8443/', '198.51.100.10')).code, 0, 'a client outside --from does not')
+  t.not((await curl('http://[2001:db8::2]:8443/')).code, 0, 'an IPv4 --from keeps IPv6 closed')
+
+  t.equal((await dom0('qvm-firewall', 'personal', 'forward', 'add', 'tcp', '8080', '--outside-port', '9443')).code, 0)
+  t.equal((await curl('http://[2001:db8::2]:9443/')).stdout, 'hello from fd09:24ef:4179::a89:4 port 8080\n', 'IPv6 alike')
+
+  // the forward follows its VM: moved behind sys-net directly, sys-net now targets it, sys-firewall forgets it
+  const status = async (netvm: string) => {
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile('ip', ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', `${LAB_DIR}/${netvm}/agent.sock`, 'connect'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
+      child.stdin?.end('{"op":"status"}\n')
+    })
+    return (JSON.parse(out) as { forwards: { to: string; dport: number }[] }).forwards.map((f) => `${f.dport}->${f.to}`).sort()
+  }
+  t.same(await status('sys-net'), ['8443->10.137.0.2', '9443->10.137.0.2', '9443->fd09:24ef:4179::a89:2'])
+  t.equal((await dom0('qvm-prefs', 'personal', 'netvm', 'sys-net')).code, 0)
+  t.same(await status('sys-net'), ['8443->10.137.0.4', '9443->10.137.0.4', '9443->fd09:24ef:4179::a89:4'])
+  t.same(await status('sys-firewall'), [])
+  t.equal((await dom0('qvm-prefs', 'personal', 'netvm', 'sys-firewall')).code, 0)
+  t.same(await status('sys-firewall'), ['8080->10.137.0.4', '8080->10.137.0.4', '8080->fd09:24ef:4179::a89:4'])
+  t.equal((await curl('http://192.0.2.2:8443/', '192.0.2.1')).code, 0, 'and it works again')
+
+  t.equal((await dom0('qvm-firewall', 'personal', 'forward', 'del', '1')).code, 0)
+  t.equal((await dom0('qvm-firewall', 'personal', 'forward', 'del', '0')).code, 0)
+  t.not((await curl('http://192.0.2.2:8443/', '192.0.2.1')).code, 0, 'gone after forward del')
+  t.same(await status('sys-net'), [])
 })
 
 t.test('down removes every namespace, process and file', async (t) => {

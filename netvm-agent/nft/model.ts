@@ -53,8 +53,8 @@ export interface ElementObj {
 export type Selector =
   | { meta: { key: 'iifname' | 'oifname' | 'l4proto' | 'time' | 'iif' | 'oif' } }
   | { payload: { protocol: 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmpv6'; field: string } }
-  | { ct: { key: 'state' | 'direction' } }
-  | { fib: { result: 'oif'; flags: ('saddr' | 'iif')[] } }
+  | { ct: { key: 'state' | 'direction' | 'status' } }
+  | { fib: { result: 'oif' | 'type'; flags: ('saddr' | 'daddr' | 'iif')[] } }
 
 export type Value =
   | string

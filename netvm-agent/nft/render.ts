@@ -1,7 +1,7 @@
 import ipaddr from 'ipaddr.js'
 // Pure rendering: the desired state (typed VM rules, resolved names) -> one list of nft commands.
 import type { EpochSeconds, Hostname } from '../../dom0-tools/rule/model.js'
-import type { Family, FwRule, Resolution, VmEntry } from '../push/model.js'
+import type { Family, ForwardRule, FwRule, Resolution, VmEntry } from '../push/model.js'
 import { chain, rule } from './base.js'
 import {
   DOWNSTREAM, OWNER_COMMENT, TABLE, counter, ctDirection, ctState, daddr, eq, goto, icmpProto, jump, meta, ne,
@@ -16,6 +16,9 @@ export const VM_MAP = 'qf-vms'
 /** Consulted before qf-vms: a one-VM update lands here without deleting anything (deletions make the kernel wait). */
 export const VM_OVERLAY_MAP = 'qf-vms-update'
 export const CONNECTED_SET = 'qf-connected'
+/** Port forwards: DNAT (jumped from custom-dnat) and the matching accept (first in qf-forward). */
+export const DNAT_CHAIN = 'qf-dnat'
+export const INBOUND_CHAIN = 'qf-inbound'
 
 export const nftFamily = (family: Family): NftFamily => (family === 4 ? 'ip' : 'ip6')
 
@@ -170,11 +173,15 @@ export function renderOwnedSkeleton(family: NftFamily, connected: readonly strin
     { flush: { chain: reject } },
     { add: { chain: antispoof } },
     { flush: { chain: antispoof } },
+    { add: { chain: chain(family, DNAT_CHAIN) } },
+    { add: { chain: chain(family, INBOUND_CHAIN) } },
     { add: { map } },
     { flush: { map } },
     { add: { map: overlay } },
     { flush: { map: overlay } },
     { add: { set } },
+    // what port forwards let in comes first: it is bound for a vif, which the base chain drops
+    add(forward, [jump(INBOUND_CHAIN)]),
     add(forward, [ne(meta('iifname'), DOWNSTREAM), ret]),
     // VM to VM stays the base chain's business (isolation), whatever a VM's rules accept
     add(forward, [eq(meta('oifname'), DOWNSTREAM), ret]),
@@ -201,6 +208,57 @@ export function renderOwnedSkeleton(family: NftFamily, connected: readonly strin
           add(antispoof, [ne(meta('iifname'), DOWNSTREAM), { match: { op: '==', left: saddr(family), right: `@${CONNECTED_SET}` } }, counter, { drop: null }]),
         ]),
   ]
+}
+
+/** A hop's forwards, replacing what qf-dnat and qf-inbound held. */
+export function renderForwards(family: NftFamily, forwards: readonly ForwardRule[]): Command[] {
+  const dnat = chain(family, DNAT_CHAIN)
+  const inbound = chain(family, INBOUND_CHAIN)
+  const commands: Command[] = [{ flush: { chain: dnat } }, { flush: { chain: inbound } }]
+  for (const f of forwards.filter((f) => nftFamily(f.family) === family)) {
+    const from: Statement[] = f.from ? [eq(saddr(family), addressValue(f.from.address, f.from.prefix))] : []
+    const comment = `forward ${f.id}`
+    commands.push({
+      add: {
+        rule: rule(family, DNAT_CHAIN, [
+          ...(f.iface !== undefined ? [eq(meta('iifname'), f.iface)] : []),
+          ne(meta('iifname'), DOWNSTREAM),
+          ...from,
+          // only what is addressed to this hop itself, not traffic passing through it
+          eq({ fib: { result: 'type', flags: ['daddr'] } }, 'local'),
+          eq(meta('l4proto'), f.proto),
+          eq(payload(f.proto, 'dport'), f.dport),
+          counter,
+          { dnat: { addr: f.to, port: f.toport } },
+        ], comment),
+      },
+    })
+    commands.push({
+      add: {
+        rule: rule(family, INBOUND_CHAIN, [
+          ne(meta('iifname'), DOWNSTREAM),
+          eq(meta('oifname'), DOWNSTREAM),
+          ...from,
+          eq(daddr(family), f.to),
+          eq(meta('l4proto'), f.proto),
+          eq(payload(f.proto, 'dport'), f.toport),
+          { match: { op: 'in', left: { ct: { key: 'status' } }, right: ['dnat'] } },
+          counter,
+          { accept: null },
+        ], comment),
+      },
+    })
+  }
+  return commands
+}
+
+export function customDnatChain(family: NftFamily): ChainObj {
+  return chain(family, 'custom-dnat', { type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' })
+}
+
+/** The one rule the agent keeps in custom-dnat, towards qf-dnat. */
+export function dnatJump(family: NftFamily): RuleObj {
+  return { ...rule(family, 'custom-dnat', [jump(DNAT_CHAIN)]), comment: OWNER_COMMENT }
 }
 
 /** The one rule the agent keeps in custom-forward (inserted first, so it sees VM traffic first). */

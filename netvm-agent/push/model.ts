@@ -1,6 +1,6 @@
 // A push, parsed: what the renderer may trust. Built only by parsePush().
 import type ipaddr from 'ipaddr.js'
-import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, PortRange } from '../../dom0-tools/rule/model.js'
+import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from '../../dom0-tools/rule/model.js'
 
 export type Family = 4 | 6
 
@@ -44,11 +44,27 @@ export interface VmFailure {
 
 export type VmEntry = { readonly ok: true; readonly vm: VmRules } | { readonly ok: false; readonly failure: VmFailure }
 
+/** One hop's share of a port forward: DNAT `dport` to `to`:`toport`, and let it through. */
+export interface ForwardRule {
+  readonly id: string
+  readonly family: Family
+  readonly proto: 'tcp' | 'udp'
+  readonly dport: Port
+  readonly to: string
+  readonly toport: Port
+  readonly from?: { readonly address: string; readonly prefix: number }
+  readonly iface?: string
+}
+
 export interface Push {
   readonly vms: ReadonlyMap<string, VmEntry>
   /** Present only when the push carries the key. */
   readonly connectedIps4?: readonly ipaddr.IPv4[]
   readonly connectedIps6?: readonly ipaddr.IPv6[]
+  /** The hop's whole set of forwards, when the push carries /qubes-firewall-forward. */
+  readonly forwards?: readonly ForwardRule[]
+  /** Forward entries that did not parse: left out (closed), and reported. */
+  readonly forwardErrors?: readonly { readonly id: string; readonly error: string }[]
   /** Keys that were not understood and did not belong to any VM. */
   readonly ignored: readonly string[]
 }

@@ -7,12 +7,15 @@ import {
   parseDstHost, parseExpire, parseHostname, parseIcmpType, parseIPv4, parseIPv6, parsePortRange,
 } from '../../dom0-tools/rule/values.js'
 import { PushError } from '../errors.js'
-import type { Family, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
+import type { Family, ForwardRule, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
 
 export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, rulesPerVm: 10_000 }
 
 const FIREWALL = '/qubes-firewall/'
 const RESOLVED = '/qubes-firewall-resolved/'
+const FORWARD = '/qubes-firewall-forward'
+const FORWARD_OPTIONS = new Set(['proto', 'dport', 'to', 'toport', 'from', 'iface'])
+const IFACE = /^[A-Za-z0-9_.-]{1,15}$/
 const RULE_OPTIONS = new Set(['action', 'proto', 'dst4', 'dst6', 'dsthost', 'dstports', 'specialtarget', 'icmptype', 'expire'])
 
 /** A VM's address as used in keys: canonical text only, so one VM cannot appear under two spellings. */
@@ -99,6 +102,42 @@ export function parseQdbRule(number: number, untrustedRule: string, family: Fami
   return { number, action, dns: special === 'dns', l4, ...(dsthost && { dsthost }), ...(expire !== undefined && { expire }) }
 }
 
+/** One `/qubes-firewall-forward/NNNN` value: `proto=tcp dport=8443 to=10.137.0.2 toport=443 [from=NET] [iface=IF]`. */
+export function parseForwardRule(id: string, untrustedValue: string): ForwardRule {
+  const options = new Map<string, string>()
+  for (const untrustedElement of untrustedValue.split(' ')) {
+    const parts = untrustedElement.split('=')
+    const [key = '', value = ''] = parts
+    if (parts.length !== 2 || value === '') throw new RuleParseError(`malformed element '${untrustedElement.slice(0, 60)}' (expected key=value)`)
+    if (!FORWARD_OPTIONS.has(key)) throw new RuleParseError(`unsupported option '${key.slice(0, 30)}'`)
+    if (options.has(key)) throw new RuleParseError(`option '${key}' given twice`)
+    options.set(key, value)
+  }
+  const proto = options.get('proto')
+  if (proto !== 'tcp' && proto !== 'udp') throw new RuleParseError(`invalid proto '${(proto ?? '').slice(0, 20)}' (expected tcp or udp)`)
+  const servicePort = (key: string) => {
+    const port = parsePortRange(options.get(key) ?? '')
+    if (port.from !== port.to || port.from === 0) throw new RuleParseError(`invalid ${key} '${options.get(key)}' (expected 1-65535)`)
+    return port.from
+  }
+  const target = parseVmIp(options.get('to') ?? '')
+  if (!target) throw new RuleParseError(`invalid to '${(options.get('to') ?? '').slice(0, 60)}' (expected an IP address)`)
+  let from: ForwardRule['from']
+  const untrustedFrom = options.get('from')
+  if (untrustedFrom !== undefined) {
+    const host = parseDstHost(untrustedFrom)
+    if (host.kind === 'name') throw new RuleParseError(`invalid from '${untrustedFrom}' (expected a network)`)
+    if ((host.kind === 'ip4' ? 4 : 6) !== target.family) throw new RuleParseError(`from '${untrustedFrom}' is not of the family of to`)
+    from = { address: host.address.toString(), prefix: host.prefix }
+  }
+  const iface = options.get('iface')
+  if (iface !== undefined && !IFACE.test(iface)) throw new RuleParseError(`invalid iface '${iface.slice(0, 20)}'`)
+  return {
+    id, family: target.family, proto, dport: servicePort('dport'), to: target.ip, toport: servicePort('toport'),
+    ...(from && { from }), ...(iface !== undefined && { iface }),
+  }
+}
+
 function parseResolution(name: Hostname, untrusted: string): Resolution {
   const addresses: string[] = []
   for (const word of untrusted.split(' ').filter((w) => w !== '')) {
@@ -159,6 +198,8 @@ export function parsePush(untrustedPush: unknown): Push {
   const ignored: string[] = []
   let connectedIps4: ipaddr.IPv4[] | undefined
   let connectedIps6: ipaddr.IPv6[] | undefined
+  let forwardsPresent = false
+  const forwardEntries = new Map<string, string>()
   // keys repeat each VM's address many times: parse each spelling once
   const bySpelling = new Map<string, RawVm | undefined>()
   const vmFor = (untrustedIp: string): RawVm | undefined => {
@@ -185,6 +226,10 @@ export function parsePush(untrustedPush: unknown): Push {
       if (!raw || rest.length > 1) ignored.push(untrustedKey)
       else if (rest.length === 0) raw.marker = true
       else raw.keys.set(rest[0] ?? '', untrustedValue)
+    } else if (untrustedKey === FORWARD) {
+      forwardsPresent = true
+    } else if (untrustedKey.startsWith(`${FORWARD}/`)) {
+      forwardEntries.set(untrustedKey.slice(FORWARD.length + 1), untrustedValue)
     } else if (untrustedKey.startsWith(RESOLVED)) {
       const [untrustedIp = '', name, ...rest] = untrustedKey.slice(RESOLVED.length).split('/')
       const raw = vmFor(untrustedIp)
@@ -203,8 +248,24 @@ export function parsePush(untrustedPush: unknown): Push {
     }
     vms.set(raw.ip, parseVm(raw))
   }
+  const forwards: ForwardRule[] = []
+  const forwardErrors: { id: string; error: string }[] = []
+  for (const [untrustedId, untrustedValue] of forwardEntries) {
+    if (!forwardsPresent || !/^[0-9]{4}$/.test(untrustedId)) {
+      ignored.push(`${FORWARD}/${untrustedId}`)
+      continue
+    }
+    try {
+      forwards.push(parseForwardRule(untrustedId, untrustedValue))
+    } catch (err) {
+      if (!(err instanceof RuleParseError)) throw err
+      forwardErrors.push({ id: untrustedId, error: err.message })
+    }
+  }
+  forwards.sort((a, b) => (a.id < b.id ? -1 : 1))
   return {
     vms,
+    ...(forwardsPresent && { forwards, forwardErrors }),
     ignored: ignored.map((k) => k.slice(0, 120)),
     ...(connectedIps4 && { connectedIps4 }),
     ...(connectedIps6 && { connectedIps6 }),
