@@ -56,6 +56,8 @@ t.test('up builds the lab and prints the matrix from real connections', async (t
   t.match(up.stdout, /^vault\s+(no netvm\s+)+no netvm$/m)
   t.match(up.stdout, new RegExp(`ip netns exec ${PREFIX}work curl`))
   t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'])
+  const listed = await dom0('qvm-firewall', '--resolved', 'work')
+  t.match(listed.stdout.split('\n')[1], /^0   accept  www\.lab\.example  tcp .* the work portal, over TLS only  192\.0\.2\.10$/, 'what the name stands for in sys-firewall')
 })
 
 t.test('a qvm-firewall change applies at once', async (t) => {

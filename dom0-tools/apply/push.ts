@@ -84,6 +84,28 @@ async function send(registry: Registry, netvm: string, request: object): Promise
   }
 }
 
+/**
+ * What the VM's names stand for right now in its netvm: the agent's status, for this VM's addresses.
+ * Undefined when the agent cannot be asked.
+ */
+export async function resolvedInNetvm(vmName: string, opts: ApplyOptions): Promise<Map<string, string> | undefined> {
+  const vm = opts.registry.require(vmName)
+  if (vm.netvm === undefined) return undefined
+  const outcome = await send(opts.registry, vm.netvm, { op: 'status' })
+  if (outcome.status !== 'applied') return undefined
+  const untrustedVms = (outcome.answer as { vms?: unknown }).vms
+  const names = new Map<string, string>()
+  for (const untrustedVm of Array.isArray(untrustedVms) ? untrustedVms : []) {
+    const entry = untrustedVm as { ip?: unknown; resolved?: Record<string, unknown> }
+    if (entry.ip !== vm.ip && entry.ip !== vm.ip6) continue
+    for (const [name, untrustedAnswer] of Object.entries(entry.resolved ?? {})) {
+      const shown = Array.isArray(untrustedAnswer) ? untrustedAnswer.filter((a) => typeof a === 'string' && /^[0-9a-f.:]+$/.test(a)) : ['unresolved']
+      names.set(name, [...(names.get(name)?.split(' ') ?? []), ...shown].filter((a, i, all) => a !== '' && all.indexOf(a) === i).join(' '))
+    }
+  }
+  return names
+}
+
 /** Pushes one VM's rules to its netvm (an `update`): only that VM changes there. */
 export async function applyVm(vmName: string, opts: ApplyOptions): Promise<NetvmOutcome | undefined> {
   const vm = opts.registry.require(vmName)

@@ -1,6 +1,6 @@
 // qvm-firewall: Qubes' command, same syntax and output, on <qubes-dir>/appvms/VM/firewall.xml.
 import { Command, Option } from 'commander'
-import { applyForwards, applyVm, describeOutcome, syncNetvm, type NetvmOutcome } from '../apply/push.js'
+import { applyForwards, applyVm, describeOutcome, resolvedInNetvm, syncNetvm, type NetvmOutcome } from '../apply/push.js'
 import { formatForwardTable } from '../forward/format.js'
 import type { Forward } from '../forward/model.js'
 import { forwardFromOptions } from '../forward/parse.js'
@@ -70,6 +70,7 @@ Port forwarding from the outside world (through every netvm on the way out):
 
 interface GlobalOptions {
   raw?: boolean
+  resolved?: boolean
   reload?: boolean
   sync?: boolean
   qubesDir?: string
@@ -204,7 +205,14 @@ export async function qvmFirewall(vmName: string | undefined, words: readonly st
   const edit = parseAction(words)
   if (edit === undefined) {
     const rules = loadRules(qubesDir, vm.name, nowEpoch())
-    process.stdout.write(opts.raw ? rules.map((r) => formatRawRule(r) + '\n').join('') : formatRuleTable(rules, nowEpoch()))
+    if (opts.resolved) {
+      const names = await resolvedInNetvm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })
+      if (names === undefined) process.stderr.write(`qvm-firewall: warning: the agent of ${vm.netvm ?? 'no netvm'} could not be asked what names resolved to\n`)
+      const column = (rule: Rule) => (rule.dsthost?.kind === 'name' ? names?.get(rule.dsthost.name) ?? '?' : '-')
+      process.stdout.write(formatRuleTable(rules, nowEpoch(), { header: 'RESOLVED', cell: column }))
+    } else {
+      process.stdout.write(opts.raw ? rules.map((r) => formatRawRule(r) + '\n').join('') : formatRuleTable(rules, nowEpoch()))
+    }
     if (!opts.reload) return
   } else {
     await modifyRules(qubesDir, vm.name, nowEpoch, edit)
@@ -217,6 +225,7 @@ export function buildProgram(): Command {
   return qubesDirOption(new Command('qvm-firewall'))
     .description('Manage VM outgoing connections firewall')
     .option('--raw', 'output rules as raw strings, instead of nice table')
+    .option('--resolved', "list: add a RESOLVED column, what each name stands for in the netvm's agent now")
     .option('-r, --reload', 'force reloading rules even when unchanged')
     .option('--sync', "push the rules of every VM using VMNAME as netvm to VMNAME's agent")
     .argument('[VMNAME]', 'the qube whose firewall to show or change (with --sync: the netvm)')

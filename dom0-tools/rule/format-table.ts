@@ -34,6 +34,8 @@ export function ruleRow(rule: Rule, index: number, now: EpochSeconds): string[] 
   return [String(index), ...cells.map((cell) => cell ?? '-')]
 }
 
-export function formatRuleTable(rules: readonly Rule[], now: EpochSeconds): string {
-  return layoutTable([TABLE_HEADER, ...rules.map((rule, i) => ruleRow(rule, i, now))])
+/** Qubes' table; `extra` appends a column of our own (e.g. RESOLVED). */
+export function formatRuleTable(rules: readonly Rule[], now: EpochSeconds, extra?: { header: string; cell: (rule: Rule) => string }): string {
+  if (!extra) return layoutTable([TABLE_HEADER, ...rules.map((rule, i) => ruleRow(rule, i, now))])
+  return layoutTable([[...TABLE_HEADER, extra.header], ...rules.map((rule, i) => [...ruleRow(rule, i, now), extra.cell(rule)])])
 }
