@@ -74,7 +74,7 @@ async function startServices(): Promise<void> {
   writeFileSync(HOSTS_FILE, Object.entries(OUTSIDE.names).map(([name, address]) => `${address} ${name}\n`).join(''))
   startDaemon('dnsmasq', OUTSIDE.ns, 'dnsmasq', [
     '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', `--listen-address=${OUTSIDE.dns}`,
-    `--addn-hosts=${HOSTS_FILE}`, '--log-facility=-', '--pid-file=',
+    `--addn-hosts=${HOSTS_FILE}`, '--local=/lab.example/', '--log-facility=-', '--pid-file=',
   ])
   const ports = OUTSIDE.ports.join(',')
   startDaemon('world', OUTSIDE.ns, process.execPath, [WORLD_SERVER, ...OUTSIDE.servers.map((s) => `${s}/${ports}`)])

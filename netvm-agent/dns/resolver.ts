@@ -62,7 +62,10 @@ function queryUdp(server: string, port: number, query: Buffer, timeoutMs: number
     socket.on('message', (msg) => done(null, msg))
     socket.on('error', (err) => done(err))
     // a connected socket hears ICMP errors (a firewall's reject, no server): fail fast, not at the timeout
-    socket.connect(port, server, () => socket.send(query))
+    socket.connect(port, server, (err?: Error) => {
+      if (err) done(err)
+      else socket.send(query, (sendErr) => sendErr && done(sendErr))
+    })
     return () => socket.close()
   })
 }

@@ -9,7 +9,8 @@ import {
 import { PushError } from '../errors.js'
 import type { Family, ForwardRule, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
 
-export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, rulesPerVm: 10_000 }
+// /connected-ips lists every VM a netvm serves: it may be long, a rule never is
+export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, addressListLength: 4 * 1024 * 1024, rulesPerVm: 10_000 }
 
 const FIREWALL = '/qubes-firewall/'
 const RESOLVED = '/qubes-firewall-resolved/'
@@ -213,8 +214,9 @@ export function parsePush(untrustedPush: unknown): Push {
   for (const [untrustedKey, untrustedValue] of untrustedEntries) {
     if (typeof untrustedValue !== 'string') throw new PushError(`value of '${untrustedKey.slice(0, 80)}' is not a string`)
     if (untrustedKey.length > LIMITS.keyLength) throw new PushError(`key longer than ${LIMITS.keyLength} characters`)
-    if (untrustedValue.length > LIMITS.valueLength) {
-      throw new PushError(`value of '${untrustedKey.slice(0, 80)}' longer than ${LIMITS.valueLength} characters`)
+    const limit = untrustedKey.startsWith('/connected-ips') ? LIMITS.addressListLength : LIMITS.valueLength
+    if (untrustedValue.length > limit) {
+      throw new PushError(`value of '${untrustedKey.slice(0, 80)}' longer than ${limit} characters`)
     }
     if (untrustedKey === '/connected-ips') {
       connectedIps4 = parseAddressList(untrustedKey, untrustedValue, 4) as ipaddr.IPv4[]
