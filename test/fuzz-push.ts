@@ -409,6 +409,7 @@ function fakeEffects(): { fx: AgentEffects; loaded: string[] } {
 
 const FIXED_CHAINS = [
   'postrouting', 'input', 'forward', 'custom-input', 'custom-forward', 'custom-dnat', 'qf-forward', 'qf-reject', 'qf-antispoof',
+  'qf-dnat', 'qf-inbound',
 ]
 const VM_MAPS = ['qf-vms', 'qf-vms-update']
 /** Every fixed word the renderer may emit: nft keywords, the table, fixed names and comments. */
@@ -417,7 +418,7 @@ const KEYWORDS = new Set([
   'nat', 'prerouting', 'output', 'accept', 'drop', 'ipv4_addr', 'ipv6_addr', 'verdict', 'interval', 'iifname', 'oifname',
   'l4proto', 'time', 'iif', 'oif', 'tcp', 'udp', 'icmp', 'icmpv6', 'ipv6-icmp', 'saddr', 'daddr', 'dport', 'type', 'state',
   'direction', 'established', 'related', 'invalid', 'reply', 'original', '==', '!=', '<', 'in', 'tcp reset', 'admin-prohibited',
-  'vif*', 'lo', 'qubes-firewall-agent', 'source is no known VM',
+  'vif*', 'lo', 'qubes-firewall-agent', 'source is no known VM', 'status', 'local',
 ])
 const KEYS = new Set([
   'nftables', 'add', 'insert', 'flush', 'delete', 'table', 'chain', 'map', 'set', 'element', 'rule', 'family', 'name', 'type',
@@ -450,7 +451,7 @@ function chainVm(name: string): string | undefined {
 const AGENT_COMMENT = /^vm (\S+) (policy|rule (0|[1-9][0-9]{0,3})(: name did not resolve, blocking from here)?|blocked: rules did not parse)$/
 
 function allowedString(s: string): boolean {
-  if (KEYWORDS.has(s) || canonicalIp(s) !== undefined || chainVm(s) !== undefined) return true
+  if (KEYWORDS.has(s) || canonicalIp(s) !== undefined || chainVm(s) !== undefined || /^forward [0-9]{4}$/.test(s)) return true
   const comment = AGENT_COMMENT.exec(s)
   return comment !== null && canonicalIp(comment[1] ?? '') !== undefined
 }

@@ -72,8 +72,10 @@ export function parseHostname(untrusted: string): Hostname {
 }
 
 export function parseIPv4(untrusted: string): ipaddr.IPv4 | undefined {
-  if (!DOTTED_QUAD.test(untrusted) || !ipaddr.IPv4.isValidFourPartDecimal(untrusted)) return undefined
-  return ipaddr.IPv4.parse(untrusted)
+  if (!DOTTED_QUAD.test(untrusted)) return undefined
+  const octets = untrusted.split('.').map(Number)
+  if (octets.some((o) => o > 255)) return undefined
+  return new ipaddr.IPv4(octets)
 }
 
 export function parseIPv6(untrusted: string): ipaddr.IPv6 | undefined {

@@ -157,7 +157,26 @@ interface RawVm {
   resolved: Map<string, string>
 }
 
-function parseVm(raw: RawVm): VmEntry {
+/** Many VMs share rule strings: each (family, string) is parsed once per push. */
+type RuleCache = Map<string, Omit<FwRule, 'number'> | RuleParseError>
+
+function parseCachedRule(cache: RuleCache, number: number, untrustedRule: string, family: Family): FwRule {
+  const key = `${family}${untrustedRule}`
+  let parsed = cache.get(key)
+  if (parsed === undefined) {
+    try {
+      parsed = parseQdbRule(0, untrustedRule, family)
+    } catch (err) {
+      if (!(err instanceof RuleParseError)) throw err
+      parsed = err
+    }
+    cache.set(key, parsed)
+  }
+  if (parsed instanceof RuleParseError) throw new RuleParseError(parsed.message)
+  return { ...parsed, number }
+}
+
+function parseVm(raw: RawVm, cache: RuleCache = new Map()): VmEntry {
   let ruleNumber: number | null = null
   try {
     const policy = raw.keys.get('policy')
@@ -169,7 +188,7 @@ function parseVm(raw: RawVm): VmEntry {
     for (const [key, value] of numbered.sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (!/^[0-9]{4}$/.test(key)) throw new RuleParseError(`unexpected key '${key.slice(0, 40)}' (expected policy or NNNN)`)
       ruleNumber = Number(key)
-      rules.push(parseQdbRule(ruleNumber, value, raw.family))
+      rules.push(parseCachedRule(cache, ruleNumber, value, raw.family))
     }
     ruleNumber = null
     const resolved = new Map<Hostname, Resolution>()
@@ -242,13 +261,14 @@ export function parsePush(untrustedPush: unknown): Push {
     }
   }
   const vms = new Map<string, VmEntry>()
+  const cache: RuleCache = new Map()
   for (const raw of raws.values()) {
     // as in Qubes, a VM's rules count only once its empty /qubes-firewall/<ip> key says they are complete
     if (!raw.marker) {
       ignored.push(`${FIREWALL}${raw.ip}/*`)
       continue
     }
-    vms.set(raw.ip, parseVm(raw))
+    vms.set(raw.ip, parseVm(raw, cache))
   }
   const forwards: ForwardRule[] = []
   const forwardErrors: { id: string; error: string }[] = []
