@@ -2,7 +2,9 @@
 // A failing hook is reported and never undoes what was applied before it.
 import { accessSync, constants, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { execa } from 'execa'
+import { spawn } from 'node:child_process'
+
+const MAX_OUTPUT = 64 * 1024
 
 export interface HookResult {
   path: string
@@ -31,9 +33,39 @@ export function hookFiles(dir: string): string[] {
   return names.sort().map((name) => join(dir, name)).filter(isExecutableFile)
 }
 
-export async function runHook(path: string, timeoutMs: number, env: Record<string, string> = {}): Promise<HookResult> {
-  const result = await execa(path, [], { all: true, reject: false, timeout: timeoutMs, env, stdin: 'ignore' })
-  return { path, exitCode: result.exitCode ?? null, timedOut: result.timedOut, output: (result.all ?? '').toString() }
+/**
+ * Runs one hook. It is done when the process exits, not when its output closes: a hook that starts
+ * a daemon (`socat ... &`) leaves the pipes open for as long as the daemon lives.
+ */
+export function runHook(path: string, timeoutMs: number, env: Record<string, string> = {}): Promise<HookResult> {
+  return new Promise((resolve) => {
+    let output = ''
+    let timedOut = false
+    const child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    const collect = (chunk: Buffer) => {
+      if (output.length < MAX_OUTPUT) output += chunk.toString()
+    }
+    child.stdout.on('data', collect)
+    child.stderr.on('data', collect)
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    const finish = (exitCode: number | null) => {
+      clearTimeout(timer)
+      // what is already in the pipes still arrives; then they are let go
+      setTimeout(() => {
+        child.stdout.destroy()
+        child.stderr.destroy()
+        resolve({ path, exitCode, timedOut, output })
+      }, 50)
+    }
+    child.once('error', (err) => {
+      output += err.message
+      finish(null)
+    })
+    child.once('exit', (code) => finish(code))
+  })
 }
 
 /** Runs the hooks in order; `each` sees every result as it comes (for logging). */

@@ -1,0 +1,57 @@
+// Hooks as real processes: done at exit even when they leave a daemon behind, bounded by a timeout,
+// executables only, in order.
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { firewallHookPaths, runHook } from '../netvm-agent/hooks.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'qf-hooks-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+function script(path: string, body: string, executable = true): string {
+  writeFileSync(path, `#!/bin/sh\n${body}\n`)
+  chmodSync(path, executable ? 0o755 : 0o644)
+  return path
+}
+
+t.test('a hook that leaves a daemon running is done when it exits', async (t) => {
+  const pidFile = join(dir, 'daemon.pid')
+  const hook = script(join(dir, 'daemon-hook'), `echo started\nsleep 30 &\necho $! > ${pidFile}\necho done >&2\nexit 3`)
+  const started = Date.now()
+  const result = await runHook(hook, 5000)
+  t.teardown(() => {
+    // the daemon the hook left behind is ours to stop
+    process.kill(Number(readFileSync(pidFile, 'utf8')))
+  })
+  t.ok(Date.now() - started < 2000, `returned in ${Date.now() - started} ms`)
+  t.same({ exitCode: result.exitCode, timedOut: result.timedOut }, { exitCode: 3, timedOut: false })
+  t.match(result.output, /started/)
+  t.match(result.output, /done/)
+})
+
+t.test('a hook that does not end is stopped at its timeout', async (t) => {
+  const result = await runHook(script(join(dir, 'slow'), 'exec sleep 30'), 300)
+  t.same({ timedOut: result.timedOut, exitCode: result.exitCode }, { timedOut: true, exitCode: null })
+})
+
+t.test('a hook that cannot run is reported, not thrown', async (t) => {
+  const result = await runHook(join(dir, 'missing'), 1000)
+  t.equal(result.exitCode, null)
+  t.match(result.output, /ENOENT/)
+})
+
+t.test('the system hooks, then rw-dir/qubes-firewall.d, then the user script; executables only, sorted', async (t) => {
+  const system = join(dir, 'system.d')
+  const rw = join(dir, 'rw')
+  mkdirSync(system)
+  mkdirSync(join(rw, 'qubes-firewall.d'), { recursive: true })
+  script(join(system, '20-b'), 'true')
+  script(join(system, '10-a'), 'true')
+  script(join(system, '15-not-executable'), 'true', false)
+  script(join(rw, 'qubes-firewall.d', '05-c'), 'true')
+  script(join(rw, 'qubes-firewall-user-script'), 'true')
+  t.same(firewallHookPaths(rw, system), [
+    join(system, '10-a'), join(system, '20-b'), join(rw, 'qubes-firewall.d', '05-c'), join(rw, 'qubes-firewall-user-script'),
+  ])
+})

@@ -1,0 +1,104 @@
+// One connection of a binding: the qrexec client runs with the connection as its stdin and stdout.
+// Each direction ends on its own (half-close), and when the program exits (or cannot run) the
+// connection is closed once what it wrote is delivered.
+import type { Socket } from 'node:net'
+import { finished } from 'node:stream/promises'
+import { execa } from 'execa'
+
+export interface BridgeOutcome {
+  /** the program's exit code; undefined when it could not run or was killed */
+  readonly exitCode: number | undefined
+  readonly signal: string | undefined
+  /** why the program could not run (ENOENT, EACCES ...), when it could not */
+  readonly spawnError: string | undefined
+  /** we ended it: its connection was gone (or the listener stopped) */
+  readonly killed: boolean
+}
+
+export interface Bridge {
+  /** settles once the program is gone and the connection closed */
+  readonly done: Promise<BridgeOutcome>
+  /** ends the connection and the program (listener shut down) */
+  stop(): void
+}
+
+// what the program printed after it exited is delivered at most this long, then the connection goes
+const DRAIN_MS = 2000
+// a program whose connection ended both ways normally gets this long to exit by itself
+const EXIT_GRACE_MS = 2000
+
+export function bridge(socket: Socket, program: string, args: readonly string[]): Bridge {
+  const subprocess = execa(program, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false })
+  const { stdin, stdout } = subprocess
+  // EPIPE when the program exits before reading everything: the exit is what counts
+  stdin?.on('error', () => {})
+  stdout?.on('error', () => {})
+  if (stdin !== null) socket.pipe(stdin)
+  // the program closed its output: the client gets FIN and may still send (half-close)
+  if (stdout !== null) stdout.pipe(socket)
+  socket.on('error', () => socket.destroy())
+  let killed = false
+  const kill = () => {
+    if (subprocess.exitCode !== null || subprocess.signalCode !== null) return
+    killed = true
+    subprocess.kill()
+  }
+  // the client went away: at once after a reset; after both directions ended, once the program
+  // had its chance to exit by itself (it usually is about to)
+  socket.once('close', (hadError) => {
+    if (hadError) kill()
+    else setTimeout(kill, EXIT_GRACE_MS).unref()
+  })
+
+  const done = (async (): Promise<BridgeOutcome> => {
+    let result: Awaited<typeof subprocess> | undefined
+    const settled = subprocess.then((r) => (result = r))
+    // execa settles once the output pipe closes too, which a process the program left behind may
+    // hold: the program's exit is what ends the connection
+    const exited = new Promise<void>((resolve) => subprocess.once('exit', () => resolve()))
+    await Promise.race([settled, exited])
+    // what it wrote before exiting is delivered (for at most DRAIN_MS)
+    if (stdout !== null && !socket.destroyed) {
+      await Promise.race([settled, finished(stdout).catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())])
+    }
+    if (stdin !== null) socket.unpipe(stdin)
+    if (stdout !== null) stdout.unpipe(socket)
+    await closeSocket(socket)
+    // our ends of its pipes go too (what it left behind gets EPIPE, not a reader forever)
+    stdin?.destroy()
+    stdout?.destroy()
+    if (result === undefined) {
+      return { exitCode: subprocess.exitCode ?? undefined, signal: subprocess.signalCode ?? undefined, spawnError: undefined, killed }
+    }
+    const spawnError = result.failed && result.exitCode === undefined && result.signal === undefined ? (result.code ?? result.shortMessage) : undefined
+    return { exitCode: result.exitCode, signal: result.signal, spawnError, killed }
+  })()
+  return {
+    done,
+    stop: () => {
+      socket.destroy()
+      kill()
+    },
+  }
+}
+
+/**
+ * FIN after what is queued; what the client still sends is read and dropped until it closes too
+ * (closing with unread data would send it a reset), for at most DRAIN_MS.
+ */
+async function closeSocket(socket: Socket): Promise<void> {
+  if (socket.destroyed) return
+  socket.resume()
+  socket.end()
+  await Promise.race([new Promise((resolve) => socket.once('close', resolve)), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())])
+  socket.destroy()
+}
+
+/** What went wrong with the program, if anything did (ending it ourselves is not wrong). */
+export function describeOutcome(program: string, outcome: BridgeOutcome): string | undefined {
+  if (outcome.killed) return undefined
+  if (outcome.spawnError !== undefined) return `cannot run ${program}: ${outcome.spawnError}`
+  if (outcome.signal !== undefined) return `${program} killed by ${outcome.signal}`
+  if (outcome.exitCode !== undefined && outcome.exitCode !== 0) return `${program} exited with code ${outcome.exitCode}`
+  return undefined
+}
