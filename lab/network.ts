@@ -34,6 +34,8 @@ export async function buildNetwork(): Promise<void> {
   for (const ns of LAB_NAMESPACES) {
     await ip('netns', 'add', nsOf(ns))
     await nsIp(ns, 'link', 'set', 'lo', 'up')
+    // no duplicate address detection on the lab's links: a link (re)made by `move` works at once
+    await sysctl(ns, 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0')
   }
   // the world: a router address on the uplink, servers and the DNS server on lo
   await link(OUTSIDE.ns, 'uplink', 'sys-net', 'eth0')
@@ -51,26 +53,35 @@ export async function buildNetwork(): Promise<void> {
   writeResolvConf('sys-net', [OUTSIDE.dns])
 
   for (const qube of QUBES) {
-    const qid = qidOf(qube.name)
     if (qube.providesNetwork) {
       await sysctl(qube.name, 'net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1', 'net.ipv4.icmp_ratelimit=0', 'net.ipv6.icmp.ratelimit=0')
     }
-    if (qube.netvm === null) continue
-    const netvmQid = qidOf(qube.netvm)
-    const vif = vifName(qube.name)
-    await link(qube.netvm, vif, qube.name, 'eth0')
-    await nsIp(qube.netvm, 'addr', 'add', `${ip4(netvmQid)}/32`, 'dev', vif)
-    await nsIp(qube.netvm, 'addr', 'add', `${ip6(netvmQid)}/128`, 'dev', vif, 'nodad')
-    await nsIp(qube.netvm, 'route', 'add', ip4(qid), 'dev', vif)
-    await nsIp(qube.netvm, '-6', 'route', 'add', ip6(qid), 'dev', vif)
-    await nsIp(qube.name, 'addr', 'add', `${ip4(qid)}/32`, 'dev', 'eth0')
-    await nsIp(qube.name, 'addr', 'add', `${ip6(qid)}/128`, 'dev', 'eth0', 'nodad')
-    await nsIp(qube.name, 'route', 'add', ip4(netvmQid), 'dev', 'eth0')
-    await nsIp(qube.name, 'route', 'add', 'default', 'via', ip4(netvmQid), 'dev', 'eth0', 'onlink')
-    await nsIp(qube.name, '-6', 'route', 'add', ip6(netvmQid), 'dev', 'eth0')
-    await nsIp(qube.name, '-6', 'route', 'add', 'default', 'via', ip6(netvmQid), 'dev', 'eth0', 'onlink')
-    writeResolvConf(qube.name, VIRTUAL_DNS)
+    if (qube.netvm !== null) await connectQube(qube.name, qube.netvm)
   }
+}
+
+/** Links a qube to a netvm as Qubes' vif scripts do: its /32 and /128, the netvm's address as gateway. */
+export async function connectQube(qube: string, netvm: string): Promise<void> {
+  const qid = qidOf(qube)
+  const netvmQid = qidOf(netvm)
+  const vif = vifName(qube)
+  await link(netvm, vif, qube, 'eth0')
+  await nsIp(netvm, 'addr', 'add', `${ip4(netvmQid)}/32`, 'dev', vif)
+  await nsIp(netvm, 'addr', 'add', `${ip6(netvmQid)}/128`, 'dev', vif, 'nodad')
+  await nsIp(netvm, 'route', 'add', ip4(qid), 'dev', vif)
+  await nsIp(netvm, '-6', 'route', 'add', ip6(qid), 'dev', vif)
+  await nsIp(qube, 'addr', 'add', `${ip4(qid)}/32`, 'dev', 'eth0')
+  await nsIp(qube, 'addr', 'add', `${ip6(qid)}/128`, 'dev', 'eth0', 'nodad')
+  await nsIp(qube, 'route', 'add', ip4(netvmQid), 'dev', 'eth0')
+  await nsIp(qube, 'route', 'add', 'default', 'via', ip4(netvmQid), 'dev', 'eth0', 'onlink')
+  await nsIp(qube, '-6', 'route', 'add', ip6(netvmQid), 'dev', 'eth0')
+  await nsIp(qube, '-6', 'route', 'add', 'default', 'via', ip6(netvmQid), 'dev', 'eth0', 'onlink')
+  writeResolvConf(qube, VIRTUAL_DNS)
+}
+
+/** Unplugs a qube from its netvm (deleting one end of the pair deletes both). */
+export async function disconnectQube(qube: string): Promise<void> {
+  await nsIp(qube, 'link', 'del', 'eth0')
 }
 
 /** Qubes' dnat-dns in sys-net: the virtual DNS addresses go to the real nameserver. */

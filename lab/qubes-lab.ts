@@ -4,13 +4,14 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command } from 'commander'
+import { changeRegistry } from '../dom0-tools/apply/follow.js'
 import { RESOLVE_PROPERTY, describeOutcome, syncNetvm } from '../dom0-tools/apply/push.js'
 import { TRANSPORT_FEATURE } from '../dom0-tools/apply/transport.js'
 import { runProgram } from '../dom0-tools/cli/run.js'
 import { loadRegistry, modifyRegistry } from '../dom0-tools/registry/registry.js'
 import { firewallXmlPath } from '../dom0-tools/store/firewall-store.js'
 import { formatMatrix, probeMatrix } from './matrix.js'
-import { LAB_NAMESPACES, buildNetwork, dnatDnsScript, removeNetwork } from './network.js'
+import { LAB_NAMESPACES, buildNetwork, connectQube, disconnectQube, dnatDnsScript, removeNetwork } from './network.js'
 import { alive, daemonPids, logPath, namespaces, nsExec, startDaemon, stopDaemons, waitFor } from './system.js'
 import { LAB_DIR, NETVMS, OUTSIDE, QUBES, QUBES_DIR, ip4, nsOf, qidOf, socketPath } from './topology.js'
 
@@ -132,6 +133,17 @@ async function up(): Promise<void> {
 `)
 }
 
+/** What Qubes does when a running qube's netvm changes: the vif moves, then dom0 re-pushes every hop. */
+async function move(qube: string, netvm: string): Promise<void> {
+  const registry = loadRegistry(QUBES_DIR)
+  const domain = registry.require(qube)
+  if (domain.providesNetwork) throw new Error(`the lab moves only qubes that provide no network, not ${qube}`)
+  if (!registry.require(netvm).providesNetwork) throw new Error(`${netvm} provides no network`)
+  if (domain.netvm !== undefined) await disconnectQube(qube)
+  await connectQube(qube, netvm)
+  await changeRegistry('qubes-lab', QUBES_DIR, (reg) => reg.setProperty(qube, 'netvm', netvm))
+}
+
 async function status(): Promise<void> {
   const present = new Set(await namespaces())
   for (const ns of LAB_NAMESPACES) process.stdout.write(`${nsOf(ns).padEnd(14)}${present.has(nsOf(ns)) ? 'up' : 'missing'}\n`)
@@ -141,8 +153,8 @@ async function status(): Promise<void> {
 export function buildProgram(): Command {
   return new Command('qubes-lab')
     .description('a Qubes network in network namespaces: outside, sys-net, sys-firewall, work, personal, untrusted, vault')
-    .argument('[action]', 'up | down | status | matrix | agent', 'up')
-    .argument('[args...]', 'for agent: NETVM start|stop')
+    .argument('[action]', 'up | down | status | matrix | agent | move', 'up')
+    .argument('[args...]', 'for agent: NETVM start|stop; for move: QUBE NETVM')
     .action(async (action: string, args: string[]) => {
       if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, nftables)')
       if (action === 'up') await up()
@@ -150,7 +162,8 @@ export function buildProgram(): Command {
       else if (action === 'status') await status()
       else if (action === 'matrix') process.stdout.write(formatMatrix(await probeMatrix(), tty))
       else if (action === 'agent') await agentControl(args[0] ?? '', args[1] ?? '')
-      else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix, agent)`)
+      else if (action === 'move') await move(args[0] ?? '', args[1] ?? '')
+      else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix, agent, move)`)
     })
 }
 
