@@ -7,7 +7,13 @@ export const OWN_PREFIX = 'qf-'
 export const OWNER_COMMENT = 'qubes-firewall-agent'
 export const DOWNSTREAM = 'vif*'
 
-export const meta = (key: 'iifname' | 'oifname' | 'l4proto' | 'time' | 'iif' | 'oif'): Selector => ({ meta: { key } })
+type MetaKey = 'iifname' | 'oifname' | 'l4proto' | 'time' | 'iif' | 'oif'
+const metas = new Map<MetaKey, Selector>()
+export const meta = (key: MetaKey): Selector => {
+  let selector = metas.get(key)
+  if (!selector) metas.set(key, (selector = { meta: { key } }))
+  return selector
+}
 // selectors are shared, never mutated: a ruleset of thousands of rules then allocates far less
 const payloads = new Map<string, Selector>()
 export const payload = (protocol: 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmpv6', field: string): Selector => {
@@ -17,6 +23,13 @@ export const payload = (protocol: 'ip' | 'ip6' | 'tcp' | 'udp' | 'icmp' | 'icmpv
   return selector
 }
 export const eq = (left: Selector, right: Value): Statement => ({ match: { op: '==', left, right } })
+const l4protos = new Map<string, Statement>()
+/** `meta l4proto P`, one shared value per protocol. */
+export const l4proto = (proto: 'tcp' | 'udp' | 'icmp' | 'ipv6-icmp'): Statement => {
+  let statement = l4protos.get(proto)
+  if (!statement) l4protos.set(proto, (statement = eq(meta('l4proto'), proto)))
+  return statement
+}
 export const ne = (left: Selector, right: Value): Statement => ({ match: { op: '!=', left, right } })
 export const counter: Statement = { counter: null }
 export const accept: Verdict = { accept: null }

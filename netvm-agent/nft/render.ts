@@ -4,7 +4,7 @@ import type { EpochSeconds, Hostname } from '../../dom0-tools/rule/model.js'
 import type { Family, ForwardRule, FwRule, Resolution, VmEntry } from '../push/model.js'
 import { chain, rule } from './base.js'
 import {
-  DOWNSTREAM, OWNER_COMMENT, TABLE, counter, ctDirection, ctState, daddr, eq, goto, icmpProto, jump, meta, ne,
+  DOWNSTREAM, OWNER_COMMENT, TABLE, counter, l4proto, ctDirection, ctState, daddr, eq, goto, icmpProto, jump, meta, ne,
   payload, rejectAdminProhibited, ret, saddr,
 } from './expr.js'
 import type { ChainObj, Command, MapObj, NftFamily, RuleObj, SetObj, Statement, Value } from './model.js'
@@ -19,6 +19,8 @@ export const CONNECTED_SET = 'qf-connected'
 /** Port forwards: DNAT (jumped from custom-dnat) and the matching accept (first in qf-forward). */
 export const DNAT_CHAIN = 'qf-dnat'
 export const INBOUND_CHAIN = 'qf-inbound'
+
+const GOTO_REJECT = goto(REJECT_CHAIN)
 
 export const nftFamily = (family: Family): NftFamily => (family === 4 ? 'ip' : 'ip6')
 
@@ -88,7 +90,7 @@ function renderRule(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: Render
   const dst = destinationMatches(vmIp, fwRule, family, ctx)
   if (dst === 'failed') return fwRule.action === 'drop' ? 'block' : []
   if (dst === 'nothing') return []
-  const verdict = fwRule.action === 'accept' ? ret : goto(REJECT_CHAIN)
+  const verdict = fwRule.action === 'accept' ? ret : GOTO_REJECT
   // the kernel stops matching an expiring rule on its own, to the second
   const expiry: Statement[] = fwRule.expire === undefined ? [] : [{ match: { op: '<', left: meta('time'), right: fwRule.expire } }]
   const l4 = fwRule.l4
@@ -96,7 +98,7 @@ function renderRule(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: Render
   if (l4.kind === 'icmp') {
     const proto = family === 'ip' ? 'icmp' : 'icmpv6'
     const type: Statement[] = l4.type === undefined ? [] : [eq(payload(proto, 'type'), l4.type)]
-    return [[...expiry, eq(meta('l4proto'), icmpProto(family)), ...dst, ...type, counter, verdict]]
+    return [[...expiry, l4proto(icmpProto(family)), ...dst, ...type, counter, verdict]]
   }
   if (l4.kind === 'any' && !dnsPorts) return [[...expiry, ...dst, counter, verdict]]
   const protos = l4.kind === 'ports' ? l4.protos : (['tcp', 'udp'] as const)
@@ -104,7 +106,7 @@ function renderRule(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: Render
   return protos.map((proto) => {
     const portMatch: Statement[] =
       ports === undefined ? [] : [eq(payload(proto, 'dport'), ports.from === ports.to ? ports.from : { range: [ports.from, ports.to] })]
-    return [...expiry, eq(meta('l4proto'), proto), ...dst, ...portMatch, counter, verdict]
+    return [...expiry, l4proto(proto), ...dst, ...portMatch, counter, verdict]
   })
 }
 
