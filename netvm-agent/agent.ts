@@ -13,8 +13,8 @@ import { baseTable } from './nft/base.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import type { Command, NftFamily } from './nft/model.js'
 import {
-  CONNECTED_SET, VM_CHAIN_PREFIX, VM_MAP, VM_OVERLAY_MAP, customDnatChain, deleteChain, dispatchJump, dnatJump, mapElement,
-  nftFamily, renderForwards, renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
+  VM_CHAIN_PREFIX, VM_MAP, VM_OVERLAY_MAP, customDnatChain, deleteChain, dispatchJump, dnatJump, mapElement,
+  nftFamily, renderConnectedSet, renderForwards, renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
 } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
 import type { Family, ForwardRule, FwRule, Push, VmEntry } from './push/model.js'
@@ -91,7 +91,9 @@ export class Agent {
 
   /** Only the VMs in the push (and /connected-ips* when present) change. */
   async update(push: Push): Promise<ApplyResult> {
-    if (!this.skeletonReady) {
+    // the first /connected-ips of a family adds anti-spoofing rules to the skeleton: a full apply
+    const firstConnected = (push.connectedIps4 && this.connected[4] === undefined) || (push.connectedIps6 && this.connected[6] === undefined)
+    if (!this.skeletonReady || firstConnected) {
       const kept = new Map<string, VmEntry>([...this.vms].map(([ip, vm]) => [ip, vm.entry]))
       for (const [ip, entry] of push.vms) kept.set(ip, entry)
       return this.full({ ...push, vms: kept }, push.vms)
@@ -252,13 +254,7 @@ export class Agent {
       this.forwards = push.forwards
       for (const family of FAMILIES) commands.push(...renderForwards(family, this.forwards))
     }
-    for (const fam of connectedChanged) {
-      const family = nftFamily(fam)
-      const set = { family, table: TABLE, name: CONNECTED_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr' } as const
-      const ips = this.connected[fam] ?? []
-      commands.push({ flush: { set } })
-      if (ips.length > 0) commands.push({ add: { element: { family, table: TABLE, name: CONNECTED_SET, elem: [...ips] } } })
-    }
+    for (const fam of connectedChanged) commands.push(...renderConnectedSet(nftFamily(fam), this.connected[fam] ?? []))
     for (const ip of removed) {
       const old = this.vms.get(ip) as LoadedVm
       const family = familyOf(old.entry)

@@ -202,13 +202,19 @@ export function renderOwnedSkeleton(family: NftFamily, connected: readonly strin
     ...(connected === undefined
       ? []
       : [
-          { flush: { set } } as Command,
-          ...(connected.length > 0
-            ? [{ add: { element: { family, table: TABLE, name: CONNECTED_SET, elem: [...connected] } } } as Command]
-            : []),
+          ...renderConnectedSet(family, connected),
           add(antispoof, [fromVif, { match: { op: '!=', left: saddr(family), right: `@${CONNECTED_SET}` } }, counter, { drop: null }]),
           add(antispoof, [ne(meta('iifname'), DOWNSTREAM), { match: { op: '==', left: saddr(family), right: `@${CONNECTED_SET}` } }, counter, { drop: null }]),
         ]),
+  ]
+}
+
+/** /connected-ips of one family: the set's new content. */
+export function renderConnectedSet(family: NftFamily, connected: readonly string[]): Command[] {
+  const set = connectedSet(family)
+  return [
+    { flush: { set } },
+    ...(connected.length > 0 ? [{ add: { element: { family, table: TABLE, name: CONNECTED_SET, elem: [...connected] } } } as Command] : []),
   ]
 }
 
