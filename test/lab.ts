@@ -40,6 +40,16 @@ async function probe(qube: string, ...targets: string[]): Promise<string[]> {
   return targets.map((target) => verdicts.get(target) ?? `no answer (${out.stderr.trim()})`)
 }
 
+/** A netvm agent's `status`, asked through its socket as dom0's exec transports do. */
+async function agentStatus(netvm: string): Promise<{ vms: { ip: string }[]; forwards: { to: string; dport: number }[] }> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const args = ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', `${LAB_DIR}/${netvm}/agent.sock`, 'connect']
+    const child = execFile('ip', args, (err, stdout) => (err ? reject(err) : resolve(stdout)))
+    child.stdin?.end('{"op":"status"}\n')
+  })
+  return JSON.parse(out) as { vms: { ip: string }[]; forwards: { to: string; dport: number }[] }
+}
+
 const WWW80 = 'tcp:192.0.2.10:80'
 const WWW443 = 'tcp:192.0.2.10:443'
 const CDN443 = 'tcp:198.51.100.10:443'
@@ -128,14 +138,7 @@ t.test('an unreachable agent: a warning, and the change is kept', async (t) => {
 })
 
 t.test('a VM moved to another netvm: the old one forgets it, the new one serves it', async (t) => {
-  const socketOf = (netvm: string) => `${LAB_DIR}/${netvm}/agent.sock`
-  const status = async (netvm: string): Promise<string[]> => {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = execFile('ip', ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', socketOf(netvm), 'connect'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
-      child.stdin?.end('{"op":"status"}\n')
-    })
-    return (JSON.parse(out) as { vms: { ip: string }[] }).vms.map((vm) => vm.ip).sort()
-  }
+  const status = async (netvm: string) => (await agentStatus(netvm)).vms.map((vm) => vm.ip).sort()
   t.ok((await status('sys-firewall')).includes('10.137.0.3'))
   const move = await dom0('qvm-prefs', 'work', 'netvm', 'sys-net')
   t.equal(move.code, 0, move.stderr)
@@ -167,13 +170,7 @@ t.test('port forwards: from outside through sys-net and sys-firewall to the VM',
   t.equal((await curl('http://[2001:db8::2]:9443/')).stdout, 'hello from fd09:24ef:4179::a89:4 port 8080\n', 'IPv6 alike')
 
   // the forward follows its VM: moved behind sys-net directly, sys-net now targets it, sys-firewall forgets it
-  const status = async (netvm: string) => {
-    const out = await new Promise<string>((resolve, reject) => {
-      const child = execFile('ip', ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', `${LAB_DIR}/${netvm}/agent.sock`, 'connect'], (err, stdout) => (err ? reject(err) : resolve(stdout)))
-      child.stdin?.end('{"op":"status"}\n')
-    })
-    return (JSON.parse(out) as { forwards: { to: string; dport: number }[] }).forwards.map((f) => `${f.dport}->${f.to}`).sort()
-  }
+  const status = async (netvm: string) => (await agentStatus(netvm)).forwards.map((f) => `${f.dport}->${f.to}`).sort()
   t.same(await status('sys-net'), ['8443->10.137.0.2', '9443->10.137.0.2', '9443->fd09:24ef:4179::a89:2'])
   // personal's vif moves to sys-net, as Qubes moves a running qube's, and dom0 re-pushes both hops
   const moved = await node(LAB, 'move', 'personal', 'sys-net')
