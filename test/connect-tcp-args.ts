@@ -1,27 +1,11 @@
 // qvm-connect-tcp's argument: Qubes' forms accepted, everything else refused with one line.
-import { execFile } from 'node:child_process'
-import { promisify } from 'node:util'
 import t from 'tap'
 import { parseBinding, type Binding } from '../vm-hooks/connect-tcp/binding.js'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
-const exec = promisify(execFile)
 const BIN = 'dist/vm-hooks/bin/qvm-connect-tcp.js'
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function cli(...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { timeout: 10_000 })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const cli = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args], { timeout: 10_000 })
 
 const b = (localPort: number, vm: string, port: number) => ({ localPort, vm, port }) as Binding
 

@@ -8,19 +8,12 @@ import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { parseBinding } from '../vm-hooks/connect-tcp/binding.js'
 import { rcLocalBlock, serviceUnit, socketUnit, withBlock } from '../vm-hooks/connect-tcp/persist.js'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
 const exec = promisify(execFile)
 const BIN = 'dist/vm-hooks/bin/qvm-connect-tcp.js'
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { timeout: 10_000 })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const cli = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args], { timeout: 10_000 })
 
 function rwDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'qct-rw-'))

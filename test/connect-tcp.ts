@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
 const exec = promisify(execFile)
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
@@ -244,14 +245,8 @@ t.test('a client that resets its connection ends its qrexec client', async (t) =
   t.equal(binding.child.exitCode, null, 'the listener is not')
 })
 
-async function cli(env: Record<string, string | undefined>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
+function cli(env: Record<string, string | undefined>, ...args: string[]): Promise<Outcome> {
+  return outcome(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 20_000 })
 }
 
 t.test('in the background: --list and --stop of the bindings it started', async (t) => {

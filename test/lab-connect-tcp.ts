@@ -2,15 +2,14 @@
 // through qvm-connect-tcp, the lab's qrexec-client-vm (dom0's policy in <lab-dir>/policy.d,
 // then the qubes.ConnectTCP service end inside personal's namespace); only Xen's vchan is not
 // real. Also the inter-VM networking example hooks, run by the agent.
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import t from 'tap'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
-const exec = promisify(execFile)
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
 // a lab of its own, beside any other (a user's, another test's)
 const PREFIX = `qct${process.pid}-`
@@ -29,21 +28,7 @@ const env = {
 const ns = (qube: string) => `${PREFIX}${qube}`
 const node = (script: string) => join(ROOT, script)
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function run(file: string, ...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await exec(file, args, { env, timeout: 60_000, maxBuffer: 64 << 20 })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env, timeout: 60_000, maxBuffer: 64 << 20 })
 
 const inQube = (qube: string, ...command: string[]) => run('ip', 'netns', 'exec', ns(qube), ...command)
 const lab = (...args: string[]) => run(process.execPath, node('dist/lab/bin/qubes-lab.js'), ...args)

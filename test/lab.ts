@@ -2,10 +2,9 @@
 // One file, run in order: the lab's namespace names are fixed, so only one lab exists at a time.
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { promisify } from 'node:util'
 import t from 'tap'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
-const exec = promisify(execFile)
 // a lab of its own, beside any other (a user's, another test's)
 const PREFIX = `qlt${process.pid}-`
 const LAB_DIR = `/run/qubes-lab-test-${process.pid}`
@@ -14,21 +13,7 @@ const LAB = 'dist/lab/bin/qubes-lab.js'
 const env = { ...process.env, QUBES_DIR, QUBES_LAB_PREFIX: PREFIX, QUBES_LAB_DIR: LAB_DIR }
 const ns = (qube: string) => `${PREFIX}${qube}`
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function run(file: string, ...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await exec(file, args, { env, timeout: 120_000 })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env, timeout: 120_000 })
 
 const node = (script: string, ...args: string[]) => run(process.execPath, script, ...args)
 const dom0 = (command: string, ...args: string[]) => node(`dist/dom0-tools/bin/${command}.js`, ...args)

@@ -1,29 +1,14 @@
 // qvm-firewall end to end: the compiled command on a temporary qubes dir, as a user runs it.
-import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import t from 'tap'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
-const run = promisify(execFile)
 const BIN = 'dist/dom0-tools/bin'
 
-interface Outcome {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function cmd(qubesDir: string, name: string, ...args: string[]): Promise<Outcome> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [join(BIN, `${name}.js`), '--qubes-dir', qubesDir, ...args])
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+const cmd = (qubesDir: string, name: string, ...args: string[]): Promise<Outcome> =>
+  outcome(process.execPath, [join(BIN, `${name}.js`), '--qubes-dir', qubesDir, ...args])
 
 async function labDir(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'qvm-firewall-'))

@@ -6,19 +6,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { outcome, type Outcome } from './helpers/outcome.js'
 
 const exec = promisify(execFile)
 const BIN = 'dist/vm-hooks/bin/qubes-rc-local.js'
 
-async function rcLocal(...args: string[]): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+async function rcLocal(...args: string[]): Promise<Outcome & { ms: number }> {
   const started = Date.now()
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [BIN, ...args], { timeout: 20_000 })
-    return { code: 0, stdout, stderr, ms: Date.now() - started }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr, ms: Date.now() - started }
-  }
+  const result = await outcome(process.execPath, [BIN, ...args], { timeout: 20_000 })
+  return { ...result, ms: Date.now() - started }
 }
 
 function rwDir(t: Test, script?: string, mode = 0o755): string {
