@@ -16,7 +16,13 @@ function target(destination: (typeof DESTINATIONS)[number]): string {
   return `tcp:${address}:${destination.port}`
 }
 
-export async function probeMatrix(timeoutMs = 2000): Promise<Map<string, Map<string, Cell>>> {
+/** How long a probe waits before calling a destination "timed out" (a drop): QUBES_LAB_PROBE_TIMEOUT_MS or 2 s. */
+export function probeTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const wanted = Number(env['QUBES_LAB_PROBE_TIMEOUT_MS'])
+  return Number.isInteger(wanted) && wanted > 0 ? wanted : 2000
+}
+
+export async function probeMatrix(timeoutMs = probeTimeoutMs()): Promise<Map<string, Map<string, Cell>>> {
   const rows = await Promise.all(
     QUBES.filter((q) => !q.providesNetwork).map(async (qube): Promise<[string, Map<string, Cell>]> => {
       const cells = new Map<string, Cell>()

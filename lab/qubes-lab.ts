@@ -47,7 +47,7 @@ async function registry(): Promise<void> {
     reg.setFeature('sys-net', 'ipv6', '1')
     // dom0 has no route into the lab's world (as real dom0 has no network): the agents resolve names
     reg.setGlobalProperty(RESOLVE_PROPERTY, 'agent')
-  })
+  }, { create: true })
   for (const qube of QUBES) {
     const example = join(EXAMPLES, 'firewall', `${qube.name}.xml`)
     if (!existsSync(example)) continue

@@ -67,7 +67,6 @@ export class Agent {
   /** Whether our skeleton (and the jump in custom-forward) is known to be in place. */
   private skeletonReady = false
   private generation = 0
-  private readonly epoch = Date.now().toString(36)
   lastError: string | null = null
 
   constructor(private readonly fx: AgentEffects) {}
@@ -80,8 +79,16 @@ export class Agent {
     return this.forwards
   }
 
-  private nextChain(ip: string): string {
-    return vmChainName(ip, `${this.epoch}${(this.generation++).toString(36)}`)
+  /**
+   * A fresh chain name: a counter, not the clock, so that renders of one push are identical; names
+   * still in the kernel (a run before a restart) are skipped, as a transaction cannot add a chain
+   * it deletes.
+   */
+  private nextChain(ip: string, inKernel: ReadonlySet<string> = new Set()): string {
+    for (;;) {
+      const name = vmChainName(ip, (this.generation++).toString(36))
+      if (!inKernel.has(name)) return name
+    }
   }
 
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. */
@@ -207,6 +214,7 @@ export class Agent {
     if (push.forwards) this.forwards = push.forwards
     const ctx = this.context(resolutions)
     const commands: Command[] = []
+    const inKernel = new Set<string>()
     for (const family of FAMILIES) {
       const fam: Family = family === 'ip' ? 4 : 6
       const dispatch = await this.dispatchState(family)
@@ -219,11 +227,11 @@ export class Agent {
       if (dnatDispatch !== 'present') commands.push({ insert: { rule: dnatJump(family) } })
       commands.push(...renderForwards(family, this.forwards))
       const stale = dispatch === 'missing-table' ? [] : await this.existingVmChains(family)
-      for (const name of stale) commands.push(deleteChain(fam, name))
+      for (const name of stale) commands.push(deleteChain(fam, name)), inKernel.add(name)
     }
     const next = new Map<string, LoadedVm>()
     for (const [ip, entry] of push.vms) {
-      const chainName = this.nextChain(ip)
+      const chainName = this.nextChain(ip, inKernel)
       commands.push(...renderVmChain(entry, ctx, chainName), mapElement('add', familyOf(entry), VM_MAP, ip, chainName))
       next.set(ip, { entry, resolution: resolutions.get(ip) ?? new Map(), chain: chainName, inOverlay: false })
     }

@@ -13,7 +13,7 @@ import { outcome, type Outcome } from './helpers/outcome.js'
 const exec = promisify(execFile)
 const BIN = 'dist/vm-hooks/bin/qvm-connect-tcp.js'
 
-const cli = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args], { timeout: 10_000 })
+const cli = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args])
 
 function rwDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'qct-rw-'))

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { serviceArgument } from '../vm-hooks/connect-tcp/service.js'
+import { mapLimited } from './helpers/pool.js'
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
 const SERVICE = join(ROOT, 'dist/vm-hooks/bin/qubes.ConnectTCP.js')
@@ -17,15 +18,13 @@ interface Run {
   stderr: string
 }
 
-/** The service end with `args` and `env`, `input` on its stdin (undefined: stdin left open until `close`). */
-function service(args: string[], env: Record<string, string | undefined>, input?: Buffer, onStdout?: (chunk: Buffer, stdin: NodeJS.WritableStream) => void): Promise<Run> {
+/** The service end with `args` and `env`, `input` on its stdin (undefined: stdin left open for `onStdoutEnd`). */
+function service(args: string[], env: Record<string, string | undefined>, input?: Buffer, onStdoutEnd?: (stdin: NodeJS.WritableStream) => void): Promise<Run> {
   const child = spawn(process.execPath, [SERVICE, ...args], { env: { ...process.env, QREXEC_SERVICE_ARGUMENT: undefined, ...env } })
   const out: Buffer[] = []
   let stderr = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    out.push(chunk)
-    onStdout?.(chunk, child.stdin)
-  })
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk))
+  child.stdout.on('end', () => onStdoutEnd?.(child.stdin))
   child.stderr.on('data', (chunk) => (stderr += chunk))
   child.stdin.on('error', () => {})
   if (input !== undefined) child.stdin.end(input)
@@ -77,7 +76,7 @@ t.test('the port argument', async (t) => {
 t.test('a bad argument: one line on stderr, exit 1, nothing connected', async (t) => {
   const invalid = cases.filter((c): c is [string | undefined, string | undefined, string] => typeof c[2] === 'string')
   t.plan(invalid.length)
-  const runs = await Promise.all(invalid.map(([arg, env]) => service(arg === undefined ? [] : [arg], { QREXEC_SERVICE_ARGUMENT: env }, Buffer.alloc(0))))
+  const runs = await mapLimited(invalid, ([arg, env]) => service(arg === undefined ? [] : [arg], { QREXEC_SERVICE_ARGUMENT: env }, Buffer.alloc(0)))
   invalid.forEach(([arg, env, message], i) => {
     t.same({ ...runs[i], stdout: runs[i]?.stdout.toString() }, { code: 1, stdout: '', stderr: `qubes.ConnectTCP: error: ${message}\n` }, `${arg} / ${env}`)
   })
@@ -111,8 +110,8 @@ t.test('the service ends first: stdout ends, stdin still reaches it', async (t) 
     socket.on('data', (chunk: Buffer) => (n += chunk.length))
     socket.on('end', () => gotAll(n))
   })
-  // stdin stays open until the banner (and the end of stdout) arrived
-  const run = service([String(port)], {}, undefined, (_chunk, stdin) => setTimeout(() => stdin.end(randomBytes(50_000)), 50))
+  // stdin stays open until the banner and the end of stdout arrived
+  const run = service([String(port)], {}, undefined, (stdin) => stdin.end(randomBytes(50_000)))
   const done = await run
   t.equal(done.stdout.toString(), 'banner\n')
   t.equal(await received, 50_000)

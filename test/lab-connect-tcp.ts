@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { outcome, type Outcome } from './helpers/outcome.js'
+import { childrenOf, until } from './helpers/wait.js'
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
 // a lab of its own, beside any other (a user's, another test's)
@@ -28,7 +28,7 @@ const env = {
 const ns = (qube: string) => `${PREFIX}${qube}`
 const node = (script: string) => join(ROOT, script)
 
-const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env, timeout: 60_000, maxBuffer: 64 << 20 })
+const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env, maxBuffer: 64 << 20 })
 
 const inQube = (qube: string, ...command: string[]) => run('ip', 'netns', 'exec', ns(qube), ...command)
 const lab = (...args: string[]) => run(process.execPath, node('dist/lab/bin/qubes-lab.js'), ...args)
@@ -103,6 +103,7 @@ t.test('a deny policy: refused, the connection closed, the binding still serving
   const [refused] = await transfer(9000, 1, 1000)
   t.match(refused, { received: 0, same: false })
   t.notOk(refused?.error, 'closed, not reset or timed out')
+  await until('the refusal logged', () => bindingLog(9000).includes('exited with code 126; connection closed'))
   t.match(bindingLog(9000), new RegExp(`Request refused \\(lab dom0: qubes\\.ConnectTCP\\+8000 work -> personal: denied by policy ${POLICY}:1\\)\\n`))
   t.match(bindingLog(9000), /qrexec-client-vm exited with code 126; connection closed/)
   policy('qubes.ConnectTCP +8000 work personal allow')
@@ -117,6 +118,7 @@ t.test('@default is resolved by the policy\'s target=', async (t) => {
   t.equal((await transfer(8002, 1, 0))[0]?.head, 'personal\n')
   policy('qubes.ConnectTCP +8002 work personal allow', 'qubes.ConnectTCP * @anyvm @anyvm deny')
   t.match((await transfer(8002, 1, 0))[0], { received: 0 }, 'a line for personal by name is no line for @default')
+  await until('the refusal logged', () => bindingLog(8002).includes('denied by policy'))
   t.match(bindingLog(8002), /work -> @default: denied by policy .*30-user\.policy:2\)/)
 })
 
@@ -125,6 +127,7 @@ t.test('per-port policy: +8000 allowed, +8001 refused (its server listening all 
   t.equal((await connectTcp('9001:personal:8001')).code, 0)
   t.match((await transfer(9000, 1, 5000))[0], { same: true })
   t.match((await transfer(9001, 1, 5000))[0], { received: 0, same: false })
+  await until('the refusal logged', () => bindingLog(9001).includes('denied by policy'))
   t.match(bindingLog(9001), /qubes\.ConnectTCP\+8001 work -> personal: denied by policy .*30-user\.policy:2\)/)
   const direct = await inQube('personal', process.execPath, node('test/fixtures/bin/tcp-transfer.mjs'), '127.0.0.1', '8001', '1', '10')
   t.match(JSON.parse(direct.stdout), { results: [{ same: true }] }, 'personal\'s 8001 answers locally')
@@ -137,7 +140,9 @@ t.test('20 parallel connections of 1 MB each, byte-exact', async (t) => {
   const results = await transfer(9000, 20, 1_000_000)
   t.equal(results.length, 20)
   t.same(results.map((r) => [r.sent, r.received, r.same, r.error]), Array(20).fill([1_000_000, 1_000_000, true, undefined]))
-  await sleep(300)
+  // every connection's qrexec client has ended (and said so, had it failed) once the binding has no child left
+  const binding = Number((await connectTcp('--list')).stdout.split('\n').find((row) => row.startsWith('9000 '))?.trim().split(/\s+/).at(-1))
+  await until('the binding\'s qrexec clients ended', () => childrenOf(binding).length === 0)
   t.equal(problems(), before, 'no connection ended badly')
 })
 
@@ -154,7 +159,10 @@ t.test('--list and --stop the bindings started in work', async (t) => {
 
 t.test('inter-VM networking: the example hooks open work -> personal:80', async (t) => {
   const personal80 = 'tcp:10.137.0.4:80'
-  const probe = async () => (await inQube('work', process.execPath, node('dist/lab/probe.js'), '--timeout', '1500', personal80)).stdout.trim().slice(personal80.length + 1)
+  // allowed and refused answer at once; only a drop waits out the timeout
+  const probeFrom = async (qube: string) => (await inQube(qube, process.execPath, node('dist/lab/probe.js'), '--timeout', '5000', personal80)).stdout.trim().slice(personal80.length + 1)
+  const probe = () => probeFrom('work')
+  t.equal(await probeFrom('sys-firewall'), 'allowed', 'positive control: personal:80 answers through sys-firewall')
   t.equal(await probe(), 'timed out', 'qube to qube is dropped')
   // the firewall qube's user script, run by its agent at start, after its rules are in place
   const script = join(LAB_DIR, 'sys-firewall', 'rw', 'qubes-firewall-user-script')
@@ -162,14 +170,14 @@ t.test('inter-VM networking: the example hooks open work -> personal:80', async 
   chmodSync(script, 0o755)
   t.equal((await lab('agent', 'sys-firewall', 'stop')).code, 0)
   t.equal((await lab('agent', 'sys-firewall', 'start')).code, 0)
-  let verdict = await probe()
-  for (let i = 0; i < 20 && verdict !== 'allowed'; i++) {
-    await sleep(200)
-    verdict = await probe()
-  }
-  t.equal(verdict, 'allowed', 'custom-forward lets work open connections to personal')
-  const forward = await inQube('sys-firewall', 'nft', 'list', 'chain', 'ip', 'qubes', 'custom-forward')
-  t.match(forward.stdout, /ip saddr 10\.137\.0\.3 ip daddr 10\.137\.0\.4 ct state new accept/)
+  const opened = /ip saddr 10\.137\.0\.3 ip daddr 10\.137\.0\.4 ct state new accept/
+  // the hooks run right after the agent's first apply: their rule appearing is the event
+  const forward = await until('the user script\'s rule', async () => {
+    const listed = await inQube('sys-firewall', 'nft', 'list', 'chain', 'ip', 'qubes', 'custom-forward')
+    return opened.test(listed.stdout) && listed.stdout
+  })
+  t.match(forward, opened)
+  t.equal(await probe(), 'allowed', 'custom-forward lets work open connections to personal')
   // and the destination's rc.local, run by qubes-rc-local in personal
   const rw = join(LAB_DIR, 'personal-rw')
   mkdirSync(rw, { recursive: true })

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { mapLimited } from './helpers/pool.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/qubes.xml'), 'utf8')
@@ -189,8 +190,8 @@ t.test('qvm-remove drops the domain and its appvms directory', async (t) => {
 t.test('10 concurrent qvm-create all land', async (t) => {
   const dir = tempQubesDir(t)
   const names = Array.from({ length: 10 }, (_, i) => `vm${i}`)
-  const results = await Promise.all(names.map((name) => run(dir, 'qvm-create', [name])))
+  const results = await mapLimited(names, (name) => run(dir, 'qvm-create', [name]))
   t.same(results, names.map(() => ({ code: 0, stdout: '', stderr: '' })))
-  const qids = await Promise.all(names.map(async (name) => Number((await run(dir, 'qvm-prefs', [name, 'qid'])).stdout)))
+  const qids = await mapLimited(names, async (name) => Number((await run(dir, 'qvm-prefs', [name, 'qid'])).stdout))
   t.same([...qids].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
 })

@@ -1,6 +1,6 @@
 // The dom0 registry (qubes.xml): reading a real Qubes file, Qubes' defaults and validation, writing
 // back what we do not model, and read-modify-write under the lock.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -368,15 +368,28 @@ t.test('a netvm loop in the file is broken as Qubes does on loading', async (t) 
 })
 
 t.test('modifyRegistry: read-modify-write under the lock', async (t) => {
-  t.plan(4)
-  t.test('no qubes.xml: only dom0, and nothing is written by reading', async (t) => {
+  t.plan(5)
+  t.test('no qubes.xml: an error, unless creating (then only dom0), and nothing is written by reading', async (t) => {
     const dir = tempQubesDir(t)
-    t.same(loadRegistry(dir).domains().map((d) => d.name), ['dom0'])
-    t.notOk(existsSync(join(dir, 'qubes.xml')))
+    const file = join(dir, 'qubes.xml')
+    t.throws(() => loadRegistry(dir), { name: 'StoreError', message: `${file}: no such file (check --qubes-dir or QUBES_DIR; qvm-create makes the first VM)` })
+    await t.rejects(modifyRegistry(dir, (registry) => registry.create('work')), { name: 'StoreError' })
+    t.same(loadRegistry(dir, { create: true }).domains().map((d) => d.name), ['dom0'])
+    t.notOk(existsSync(file))
+    const missing = join(dir, 'typo', 'sub')
+    t.throws(() => loadRegistry(missing, { create: true }), { name: 'StoreError', message: `${missing}: no such directory (check --qubes-dir or QUBES_DIR)` })
+    await t.rejects(modifyRegistry(missing, (registry) => registry.create('work'), { create: true }), { name: 'StoreError' })
+    t.notOk(existsSync(missing), 'the qubes dir is never made')
+  })
+  t.test('an unreadable qubes.xml is an error naming it, never an empty registry', async (t) => {
+    const dir = tempQubesDir(t)
+    const file = join(dir, 'qubes.xml')
+    mkdirSync(file)
+    t.throws(() => loadRegistry(dir, { create: true }), { name: 'StoreError', message: `${file}: cannot read: not a regular file` })
   })
   t.test('a change is saved and its result returned', async (t) => {
     const dir = tempQubesDir(t)
-    const qid = await modifyRegistry(dir, (registry) => registry.create('work').qid)
+    const qid = await modifyRegistry(dir, (registry) => registry.create('work').qid, { create: true })
     t.equal(qid, 1)
     t.equal(loadRegistry(dir).require('work').ip, undefined)
   })
@@ -395,7 +408,7 @@ t.test('modifyRegistry: read-modify-write under the lock', async (t) => {
   t.test('concurrent changes all land', async (t) => {
     const dir = tempQubesDir(t)
     const names = Array.from({ length: 10 }, (_, i) => `vm${i}`)
-    await Promise.all(names.map((name) => modifyRegistry(dir, (registry) => registry.create(name))))
+    await Promise.all(names.map((name) => modifyRegistry(dir, (registry) => registry.create(name), { create: true })))
     const registry = loadRegistry(dir)
     t.same(registry.domains().filter((d) => d.name !== 'dom0').map((d) => d.qid).sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
   })

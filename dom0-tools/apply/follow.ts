@@ -1,6 +1,6 @@
 // Rules follow their VM: after a registry change (netvm, ip, ip6, a VM created or removed), every
 // netvm whose set of served VMs changed gets a full push, so old hops forget and new hops learn.
-import { loadRegistry, modifyRegistry, type Registry } from '../registry/registry.js'
+import { loadRegistry, modifyRegistry, type Registry, type RegistryOptions } from '../registry/registry.js'
 import { forwardEntriesFor } from './forwards.js'
 import { describeOutcome, syncNetvm, type NetvmOutcome } from './push.js'
 
@@ -38,8 +38,8 @@ export function reportResync(prog: string, outcomes: readonly NetvmOutcome[]): v
 }
 
 /** A registry change as the dom0 commands make it: saved under the lock, then pushed where it matters. */
-export async function changeRegistry(prog: string, qubesDir: string, change: (registry: Registry) => unknown): Promise<void> {
-  const before = loadRegistry(qubesDir)
-  await modifyRegistry(qubesDir, change)
+export async function changeRegistry(prog: string, qubesDir: string, change: (registry: Registry) => unknown, options: RegistryOptions = {}): Promise<void> {
+  const before = loadRegistry(qubesDir, options)
+  await modifyRegistry(qubesDir, change, options)
   reportResync(prog, await resyncChanged(qubesDir, before, loadRegistry(qubesDir)))
 }

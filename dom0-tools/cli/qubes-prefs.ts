@@ -25,7 +25,7 @@ export function buildProgram(): Command {
     } else if (opts.default || value !== undefined) {
       await changeRegistry('qubes-prefs', qubesDir, (registry) => registry.setGlobalProperty(property, opts.default ? undefined : value))
     } else {
-      process.stdout.write(`${loadRegistry(qubesDir).globalProperty(property) ?? ''}\n`)
+      process.stdout.write(`${loadRegistry(qubesDir).requireGlobalProperty(property)}\n`)
     }
   })
 }

@@ -1,7 +1,6 @@
 // qvm-create: Qubes' command, making a domain in <qubes-dir>/qubes.xml.
 import { Command, Option } from 'commander'
 import { UsageError } from '../errors.js'
-import { modifyRegistry } from '../registry/registry.js'
 import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
 import { changeRegistry } from '../apply/follow.js'
 
@@ -32,7 +31,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--property <key=value>').hideHelp().argParser(collect))
   return qubesDirOption(program).action(async (name: string, opts: Options) => {
     const pairs = props.map(parsePropertyToken)
-    await changeRegistry('qvm-create', resolveQubesDir(opts), (registry) => registry.create(name, opts.class, pairs))
+    await changeRegistry('qvm-create', resolveQubesDir(opts), (registry) => registry.create(name, opts.class, pairs), { create: true })
   })
 }
 

@@ -1,8 +1,10 @@
 // qvm-remove: Qubes' command, dropping domains from qubes.xml and their <qubes-dir>/appvms/NAME/.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline/promises'
 import { Command } from 'commander'
-import { modifyRegistry } from '../registry/registry.js'
+import { UsageError } from '../errors.js'
+import { loadRegistry } from '../registry/registry.js'
 import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
 import { changeRegistry } from '../apply/follow.js'
 
@@ -11,14 +13,32 @@ interface Options {
   qubesDir?: string
 }
 
+/** Qubes' question; only a terminal can answer it (a pipe or a script must say --force). */
+async function confirmed(names: readonly string[]): Promise<boolean> {
+  if (!process.stdin.isTTY) throw new UsageError('not removing without confirmation: standard input is not a terminal (use --force)')
+  process.stdout.write(`This will completely remove the selected VM(s)...\n${names.map((name) => `  ${name}\n`).join('')}`)
+  const prompt = createInterface({ input: process.stdin, output: process.stdout })
+  try {
+    return (await prompt.question('Are you sure? [y/N] ')).trim().toUpperCase() === 'Y'
+  } finally {
+    prompt.close()
+  }
+}
+
 export function buildProgram(): Command {
   const program = new Command('qvm-remove')
     .description('remove domains')
     .argument('<name...>', 'domains to remove')
-    // Qubes asks for confirmation without it; we never prompt
     .option('-f, --force', 'do not prompt for confirmation')
   return qubesDirOption(program).action(async (names: string[], opts: Options) => {
     const qubesDir = resolveQubesDir(opts)
+    // what would be refused (unknown, dom0, in use) is refused before anything is asked: a dry run
+    loadRegistry(qubesDir).remove(names)
+    if (!opts.force && !(await confirmed(names))) {
+      process.stdout.write('Remove cancelled.\n')
+      process.exitCode = 1
+      return
+    }
     await changeRegistry('qvm-remove', qubesDir, (registry) => registry.remove(names))
     // names are validated domain names by now, so each path stays inside appvms/
     for (const name of names) rmSync(join(qubesDir, 'appvms', name), { recursive: true, force: true })

@@ -1,11 +1,12 @@
 // The dom0 registry: the domains in <qubes-dir>/qubes.xml with Qubes' property rules, defaults and
 // messages (qubes/vm/__init__.py, qubes/vm/mix/net.py). Changes go through modifyRegistry().
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { StoreError, UsageError } from '../errors.js'
 import { parseIPv4, parseIPv6 } from '../rule/values.js'
 import { atomicWriteFile } from '../store/atomic-write.js'
 import { withLock } from '../store/lock.js'
+import { readStoreFile } from '../store/read-file.js'
 import { emptyQubesXml, parseQubesXml, serialiseQubesXml, type QubesXml, type XmlDomain } from './qubes-xml.js'
 
 export interface Domain {
@@ -76,6 +77,19 @@ export function parseBool(untrustedValue: string): 'True' | 'False' {
   throw new UsageError(`Invalid literal for boolean property: '${untrustedValue}'`)
 }
 
+/** Qubes' own global properties (qubes/app.py): kept and shown, ours to check only where we use them. */
+const QUBES_GLOBAL_PROPERTIES = new Set([
+  'check_updates_vm', 'clockvm', 'default_audiovm', 'default_dispvm', 'default_guivm', 'default_kernel', 'default_netvm',
+  'default_pool', 'default_pool_kernel', 'default_pool_private', 'default_pool_root', 'default_pool_volatile',
+  'default_qrexec_timeout', 'default_shutdown_timeout', 'default_template', 'management_dispvm', 'stats_interval', 'updatevm',
+])
+
+/** The global properties this project adds, with the values each may take. */
+const GLOBAL_PROPERTY_VALUES: Record<string, readonly string[]> = {
+  // who resolves dsthost names: dom0 before pushing (default), or each netvm's agent at apply
+  qubes_firewall_resolve: ['dom0', 'agent'],
+}
+
 function noSuchProperty(prop: string): UsageError {
   return new UsageError(`no such property: '${prop}'`)
 }
@@ -111,20 +125,35 @@ export function parseRegistry(file: string, text: string | undefined): Registry 
   return new Registry(file, text === undefined ? emptyQubesXml() : parseQubesXml(file, text))
 }
 
-export function loadRegistry(qubesDir: string): Registry {
+export interface RegistryOptions {
+  /** qvm-create alone may start a registry: a missing qubes.xml is then an empty one (dom0 only). */
+  create?: boolean
+}
+
+/** qubes.xml's text; a missing one is an error unless `create` (a typo in --qubes-dir must not read as "no VMs"). */
+function readRegistryText(qubesDir: string, { create = false }: RegistryOptions): string | undefined {
   const file = qubesXmlPath(qubesDir)
-  return parseRegistry(file, existsSync(file) ? readFileSync(file, 'utf8') : undefined)
+  const text = readStoreFile(file)
+  if (text !== undefined) return text
+  if (!existsSync(qubesDir)) throw new StoreError(qubesDir, 'no such directory (check --qubes-dir or QUBES_DIR)')
+  if (create) return undefined
+  throw new StoreError(file, 'no such file (check --qubes-dir or QUBES_DIR; qvm-create makes the first VM)')
+}
+
+export function loadRegistry(qubesDir: string, options: RegistryOptions = {}): Registry {
+  return parseRegistry(qubesXmlPath(qubesDir), readRegistryText(qubesDir, options))
 }
 
 /**
  * Reads the registry, lets `change` edit it (it may throw: nothing is written then) and saves it,
  * all under a lock, so concurrent changes never lose one another. Returns what `change` returned.
  */
-export async function modifyRegistry<T>(qubesDir: string, change: (registry: Registry) => T): Promise<T> {
-  mkdirSync(qubesDir, { recursive: true })
+export async function modifyRegistry<T>(qubesDir: string, change: (registry: Registry) => T, options: RegistryOptions = {}): Promise<T> {
+  // checked before the lock is made in it: the qubes dir itself is never created here
+  readRegistryText(qubesDir, options)
   return withLock(join(qubesDir, '.qubes.xml.lock'), () => {
     const file = qubesXmlPath(qubesDir)
-    const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined
+    const before = readRegistryText(qubesDir, options)
     const registry = parseRegistry(file, before)
     const result = change(registry)
     const after = registry.serialise()
@@ -170,6 +199,17 @@ export class Registry {
 
   globalProperty(name: string): string | undefined {
     return this.#doc.globals.get(name)?.value
+  }
+
+  /** `qubes-prefs PROP`: the value (empty when unset) of a property Qubes or this qubes.xml knows. */
+  requireGlobalProperty(untrustedProp: string): string {
+    const prop = untrustedProp.replace(/-/g, '_')
+    if (!this.#knowsGlobal(prop)) throw noSuchProperty(prop)
+    return this.globalProperty(prop) ?? ''
+  }
+
+  #knowsGlobal(prop: string): boolean {
+    return QUBES_GLOBAL_PROPERTIES.has(prop) || GLOBAL_PROPERTY_VALUES[prop] !== undefined || this.#doc.globals.has(prop)
   }
 
   serialise(): string {
@@ -289,11 +329,15 @@ export class Registry {
   /** Sets a global property (qubes-prefs), or resets it when `value` is undefined. */
   setGlobalProperty(untrustedProp: string, untrustedValue: string | undefined): void {
     const prop = untrustedProp.replace(/-/g, '_')
-    if (!PROPERTY_NAME.test(prop)) throw noSuchProperty(prop)
+    if (!PROPERTY_NAME.test(prop) || !this.#knowsGlobal(prop)) throw noSuchProperty(prop)
     if (untrustedValue === undefined) {
       this.#doc.globals.delete(prop)
     } else {
       let value = checkOpaqueValue(prop, untrustedValue)
+      const allowed = GLOBAL_PROPERTY_VALUES[prop]
+      if (allowed !== undefined && !allowed.includes(value)) {
+        throw new UsageError(`invalid value for ${prop}: '${value}' (expected ${allowed.join(' or ')})`)
+      }
       if (prop === 'default_netvm') {
         value = value.toLowerCase() === 'none' ? '' : value
         if (value !== '' && !this.require(value).providesNetwork) {

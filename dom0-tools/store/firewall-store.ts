@@ -1,11 +1,12 @@
 // Each VM's rules in <qubes-dir>/appvms/<vm>/firewall.xml: read, and changed under a lock with an
 // atomic replace, so concurrent edits never lose a rule and a failed edit leaves the file untouched.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { EpochSeconds, Rule } from '../rule/model.js'
 import { atomicWriteFile } from './atomic-write.js'
 import { DEFAULT_RULES, parseFirewallConfig, serialiseFirewallXml, type FirewallConfig } from './firewall-xml.js'
 import { withLock } from './lock.js'
+import { readStoreFile } from './read-file.js'
 
 export function vmDir(qubesDir: string, vm: string): string {
   return join(qubesDir, 'appvms', vm)
@@ -17,8 +18,10 @@ export function firewallXmlPath(qubesDir: string, vm: string): string {
 
 export function loadFirewall(qubesDir: string, vm: string, now: EpochSeconds): FirewallConfig {
   const file = firewallXmlPath(qubesDir, vm)
-  if (!existsSync(file)) return { rules: [...DEFAULT_RULES], forwards: [] }
-  return parseFirewallConfig(file, readFileSync(file, 'utf8'), now)
+  // only a file that does not exist is the default; an unreadable one is an error, never accept-all
+  const text = readStoreFile(file)
+  if (text === undefined) return { rules: [...DEFAULT_RULES], forwards: [] }
+  return parseFirewallConfig(file, text, now)
 }
 
 export function loadRules(qubesDir: string, vm: string, now: EpochSeconds): Rule[] {

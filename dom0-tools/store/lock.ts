@@ -26,7 +26,13 @@ function ownerAlive(lockDir: string): boolean {
   }
 }
 
-export async function withLock<T>(lockDir: string, work: () => Promise<T> | T, timeoutMs = 30_000): Promise<T> {
+export interface LockOptions {
+  timeoutMs?: number
+  /** Called each time the lock was found held by a live owner, before waiting again. */
+  onWait?: () => void
+}
+
+export async function withLock<T>(lockDir: string, work: () => Promise<T> | T, { timeoutMs = 30_000, onWait }: LockOptions = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let staleChecks = 0
   for (;;) {
@@ -42,6 +48,7 @@ export async function withLock<T>(lockDir: string, work: () => Promise<T> | T, t
       if (++staleChecks >= 2) rmSync(lockDir, { recursive: true, force: true })
     } else {
       staleChecks = 0
+      onWait?.()
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`)
     await sleep(5 + Math.random() * 20)

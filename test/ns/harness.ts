@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import type { Test } from 'tap'
+import { until } from '../helpers/wait.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const BIN = join(ROOT, 'test/fixtures/bin')
@@ -33,6 +34,9 @@ export const DNS = '192.0.2.53'
 export const CDN = '198.51.100.10'
 export const WWW6 = '2001:db8::10'
 /** Ports the echo servers listen on (TCP and UDP) at WWW, CDN and WWW6. */
+/** Allowed and refused answer at once; only a drop waits this long, so it is generous. */
+export const PROBE_TIMEOUT_MS = 10_000
+
 export const ECHO_PORTS = [22, 80, 443, 5000, 5001, 8079, 8080, 8081, 8082]
 
 export type Vm = 'a' | 'b'
@@ -291,11 +295,10 @@ export class Lab {
     ])
     await Lab.waitFor(child, /started, version/)
     // dnsmasq says "started" before it answers: ask until it does
-    for (let i = 0; i < 50; i++) {
-      const r = await this.exec(this.ns.fw, process.execPath, [join(BIN, 'probe.mjs'), '--timeout', '200', `dns:${DNS}:53`])
-      if (r.stdout.includes(' allowed ')) return
-    }
-    throw new Error('dnsmasq does not answer')
+    await until('dnsmasq answering', async () => {
+      const r = await this.exec(this.ns.fw, process.execPath, [join(BIN, 'probe.mjs'), '--timeout', '1000', `dns:${DNS}:53`])
+      return r.stdout.includes(' allowed ')
+    })
   }
 
   /** One agent command in the firewall namespace, with the lab's resolv.conf, rw-dir and state dir. */
@@ -320,8 +323,8 @@ export class Lab {
   }
 
   /** Probes targets from a VM, in parallel: target -> result (and how long it took). */
-  async probe(vm: Vm, targets: readonly string[], opts: { timeoutMs?: number; bind?: string; payload?: string } = {}): Promise<Record<string, Probed>> {
-    const args = [join(BIN, 'probe.mjs'), '--timeout', String(opts.timeoutMs ?? 2500)]
+  async probe(vm: Vm | 'fw', targets: readonly string[], opts: { timeoutMs?: number; bind?: string; payload?: string } = {}): Promise<Record<string, Probed>> {
+    const args = [join(BIN, 'probe.mjs'), '--timeout', String(opts.timeoutMs ?? PROBE_TIMEOUT_MS)]
     if (opts.bind) args.push('--bind', opts.bind)
     if (opts.payload) args.push('--payload', opts.payload)
     const r = await this.exec(this.ns[vm], process.execPath, [...args, ...targets])
@@ -335,7 +338,7 @@ export class Lab {
   }
 
   /** Probes and asserts each target's result, one assertion per target. */
-  async expect(t: Test, vm: Vm, want: Record<string, ProbeResult>, opts: { timeoutMs?: number; bind?: string; label?: string } = {}): Promise<Record<string, Probed>> {
+  async expect(t: Test, vm: Vm | 'fw', want: Record<string, ProbeResult>, opts: { timeoutMs?: number; bind?: string; label?: string } = {}): Promise<Record<string, Probed>> {
     const got = await this.probe(vm, Object.keys(want), opts)
     for (const [target, result] of Object.entries(want)) {
       t.equal(got[target]?.result, result, `${opts.label ? `${opts.label}: ` : ''}${vm} -> ${target} ${result}`)
@@ -444,8 +447,8 @@ export class Daemon {
     this.client?.destroy()
   }
 
-  /** SIGTERM; resolves with how long the daemon took to exit (rejects after `ms`). */
-  async terminate(ms = 5000): Promise<number> {
+  /** SIGTERM; resolves with how long the daemon took to exit (rejects after `ms`: "within seconds", generously). */
+  async terminate(ms = 30_000): Promise<number> {
     this.close()
     const started = Date.now()
     if (this.child.exitCode !== null) return 0
