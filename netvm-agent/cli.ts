@@ -1,27 +1,43 @@
 // qubes-firewall-agent {render|apply|init|serve}
-import { readFileSync } from 'node:fs'
 import { Command } from 'commander'
 import { runProgram } from '../dom0-tools/cli/run.js'
 import { Agent, type AgentEffects } from './agent.js'
 import { realEffects } from './effects.js'
 import { PushError } from './errors.js'
+import { ordinaryHostReason } from './host-check.js'
+import { listNft } from './nft/run.js'
 import { parsePush } from './push/parse.js'
+import { readStdin } from './stdin.js'
 
 export interface AgentOptions {
   rwDir: string
   resolvConf: string
   stateDir: string
   socket: string
+  force?: boolean
 }
 
-function readPushFromStdin(): ReturnType<typeof parsePush> {
+async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
+  const untrustedText = await readStdin()
   let untrustedPush: unknown
   try {
-    untrustedPush = JSON.parse(readFileSync(0, 'utf8'))
+    untrustedPush = JSON.parse(untrustedText)
   } catch (err) {
     throw new PushError(`input is not JSON: ${(err as Error).message}`)
   }
   return parsePush(untrustedPush)
+}
+
+/** Refuses to create Qubes' base table (input policy drop) on what looks like an ordinary host, unless --force. */
+async function checkHost(force: boolean | undefined): Promise<void> {
+  const reason = force ? undefined : ordinaryHostReason()
+  if (reason === undefined) return
+  const missing = []
+  for (const family of ['ip', 'ip6']) if ((await listNft(['chain', family, 'qubes', 'custom-forward'])) === undefined) missing.push(family)
+  if (missing.length === 0) return
+  throw new Error(
+    `refusing to create table ${missing.join('/')} qubes here: its input chain drops all but established traffic and would cut this host off (ssh included); ${reason}. Run the agent in a firewall VM or a network namespace, or pass --force`,
+  )
 }
 
 /** Prints one line per failure, naming the VM (and rule, and name); exit 1 if any. */
@@ -39,13 +55,14 @@ export function buildProgram(): Command {
     .option('--resolv-conf <file>', 'nameservers for specialtarget=dns and name resolution', '/etc/resolv.conf')
     .option('--state-dir <dir>', 'where the last good push is kept', '/var/lib/qubes-firewall')
     .option('--socket <path>', 'the daemon socket', '/run/qubes-firewall/agent.sock')
+    .option('--force', 'create the base table even on a host that looks like neither a firewall VM nor a network namespace')
   const opts = () => program.opts<AgentOptions>()
 
   program
     .command('render')
     .description('print the nft transaction (JSON) that apply would load for the push on stdin')
     .action(async () => {
-      const push = readPushFromStdin()
+      const push = await readPushFromStdin()
       let captured = ''
       const fx: AgentEffects = { ...realEffects(opts().resolvConf), runNft: async (json) => void (captured = json), listNft: async () => undefined }
       await new Agent(fx).replace(push)
@@ -56,7 +73,9 @@ export function buildProgram(): Command {
     .command('apply')
     .description('load the push on stdin into nftables in this network namespace')
     .action(async () => {
-      const result = await new Agent(realEffects(opts().resolvConf)).replace(readPushFromStdin())
+      const push = await readPushFromStdin()
+      await checkHost(opts().force)
+      const result = await new Agent(realEffects(opts().resolvConf)).replace(push)
       report(result)
       if (result.ok) process.stdout.write(`qubes-firewall-agent: applied rules of ${result.applied.length} VM(s)\n`)
     })
@@ -65,6 +84,7 @@ export function buildProgram(): Command {
     .command('init')
     .description('create the base tables (if missing) and the agent chains, blocking every VM until rules come')
     .action(async () => {
+      await checkHost(opts().force)
       report(await new Agent(realEffects(opts().resolvConf)).replace({ vms: new Map(), ignored: [] }))
     })
 
@@ -86,6 +106,7 @@ export function buildProgram(): Command {
     .command('serve')
     .description('the daemon: restore the last rules, run the hooks, then take pushes on the socket')
     .action(async () => {
+      await checkHost(opts().force)
       const { serve } = await import('./serve.js')
       await serve(opts())
     })

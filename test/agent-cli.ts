@@ -1,0 +1,74 @@
+// qubes-firewall-agent as a command: the push read from stdin whatever stdin is, render
+// deterministic, and no base table (input policy drop) made on an ordinary host unless forced.
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import t from 'tap'
+import { outcome, type Outcome } from './helpers/outcome.js'
+
+const BIN = 'dist/netvm-agent/bin/qubes-firewall-agent.js'
+const FIXTURE = 'test/fixtures/push/mixed.json'
+
+/** The agent with `input` written to a pipe as its stdin (not a file: the case readFileSync(0) got wrong). */
+function agent(args: string[], input: string | Buffer, env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    // no nameservers: the fixture's names fail closed here instead of leaving this machine
+    const child = spawn(process.execPath, [BIN, '--resolv-conf', '/dev/null', ...args], { env: { ...process.env, ...env } })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.stdin.on('error', () => {})
+    child.stdin.end(input)
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+  })
+}
+
+/** The fixture push grown past 64 KiB with VMs whose rules need no DNS. */
+function bigPush(): string {
+  const entries = JSON.parse(readFileSync(FIXTURE, 'utf8')) as Record<string, string>
+  for (let i = 0; i < 600; i++) {
+    const ip = `10.138.${i >> 8}.${(i & 255) + 1}`
+    entries[`/qubes-firewall/${ip}`] = ''
+    entries[`/qubes-firewall/${ip}/policy`] = 'drop'
+    entries[`/qubes-firewall/${ip}/0000`] = `action=accept dst4=192.0.2.${i % 250}/32 proto=tcp dstports=443-443`
+  }
+  return JSON.stringify(entries)
+}
+
+t.test('render reads a push of any size from a pipe, and two renders are identical', async (t) => {
+  const push = bigPush()
+  t.ok(push.length > 64 * 1024, `the push is ${push.length} bytes`)
+  const first = await agent(['render'], push)
+  t.equal(first.code, 0, first.stderr)
+  t.match(first.stdout, /qf-vm-10-138-2-88-g/, 'the last VM is rendered')
+  const second = await agent(['render'], push)
+  t.equal(second.stdout, first.stdout, 'byte for byte the same')
+})
+
+t.test('input that is not JSON is named as such; an empty pipe too', async (t) => {
+  t.match(await agent(['render'], '{"op":'), { code: 1, stdout: '', stderr: /^qubes-firewall-agent: error: input is not JSON: .+\n$/ })
+  t.match(await agent(['render'], ''), { code: 1, stdout: '', stderr: /^qubes-firewall-agent: error: input is not JSON: .+\n$/ })
+})
+
+t.test('render from a file on stdin', async (t) => {
+  const viaFile = await outcome('sh', ['-c', `${process.execPath} ${BIN} --resolv-conf /dev/null render < ${FIXTURE}`])
+  const viaPipe = await agent(['render'], readFileSync(FIXTURE))
+  t.equal(viaFile.code, 0, viaFile.stderr)
+  t.equal(viaFile.stdout, viaPipe.stdout)
+})
+
+t.test('apply on an ordinary host refuses to make the base table, unless --force', { skip: process.getuid?.() !== 0 ? 'needs root to see the host namespace' : false }, async (t) => {
+  // nothing is loaded for real: a stand-in nft that finds no table and records what it is given
+  const log = `${t.testdir()}/nft.log`
+  writeFileSync(log, '')
+  const env = { QUBES_FIREWALL_NFT: `${process.cwd()}/test/fixtures/bin/fake-nft`, FAKE_NFT_LOG: log }
+  const push = readFileSync(FIXTURE)
+  // this test runs in the host's own namespace, which has no vif* interface
+  const refused = await agent(['apply'], push, env)
+  t.equal(refused.code, 1)
+  t.match(refused.stderr, /^qubes-firewall-agent: error: refusing to create table ip\/ip6 qubes here: .*would cut this host off.*or pass --force\n$/)
+  t.equal(readFileSync(log, 'utf8'), '', 'nothing was given to nft')
+  const forced = await agent(['--force', 'apply'], push, env)
+  t.equal(forced.code, 0, forced.stderr)
+  t.match(readFileSync(log, 'utf8'), /"policy": ?"drop"/, 'with --force the base table is made')
+})
