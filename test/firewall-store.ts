@@ -62,7 +62,7 @@ const THREE = `<?xml version='1.0' encoding='UTF-8'?>
   </rules>
 </firewall>
 `
-const THREE_RAW = ['action=accept dsthost=qubes-os.org proto=tcp dstports=443-443', 'action=accept specialtarget=dns', 'action=drop']
+const THREE_RAW = ['action=accept proto=tcp dsthost=qubes-os.org dstports=443-443', 'action=accept specialtarget=dns', 'action=drop']
 
 t.test('loadRules', async (t) => {
   t.same(raw(loadRules(t.testdir(), 'work', now)), ['action=accept'], 'no firewall.xml: one rule, accept')
@@ -72,8 +72,8 @@ t.test('loadRules', async (t) => {
   t.same(raw(loadRules(v1, 'work', now)), [
     'action=accept specialtarget=dns',
     'action=accept proto=icmp',
-    'action=accept dst4=192.168.0.0/24 proto=tcp dstports=443-443',
-    'action=accept dsthost=qubes-os.org proto=tcp dstports=443-443',
+    'action=accept proto=tcp dst4=192.168.0.0/24 dstports=443-443',
+    'action=accept proto=tcp dsthost=qubes-os.org dstports=443-443',
   ], 'a version 1 file is read')
   const bad = vmWith(t, '<firewall version="2"><rules><rule><properties><property name="action">maybe</property></properties></rule></rules></firewall>')
   t.throws(() => loadRules(bad, 'work', now), {

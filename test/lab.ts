@@ -61,7 +61,11 @@ t.test('up builds the lab and prints the matrix from real connections', async (t
 
 t.test('a qvm-firewall change applies at once', async (t) => {
   const add = await dom0('qvm-firewall', 'work', 'add', '--before', '0', 'accept', 'www.lab.example', 'tcp', '80')
-  t.same({ code: add.code, stdout: add.stdout }, { code: 0, stdout: 'rules of work applied in sys-firewall (www.lab.example -> 192.0.2.10)\n' })
+  // the status line goes to stderr: stdout carries only what was asked for
+  t.same(add, { code: 0, stdout: '', stderr: 'rules of work applied in sys-firewall (www.lab.example -> 192.0.2.10)\n' })
+  const quiet = await dom0('qvm-firewall', 'work', '-q', '--reload')
+  t.same({ code: quiet.code, stderr: quiet.stderr }, { code: 0, stderr: '' }, '-q after the VM name: no status line')
+  t.match(quiet.stdout, /^NO  ACTION  HOST\s+PROTOCOL  PORT\(S\)/, 'the listing on stdout')
   t.same(await probe('work', WWW80, WWW443), ['allowed', 'allowed'])
   t.equal((await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')).code, 0)
   t.same(await probe('work', WWW80), ['refused'])
@@ -158,7 +162,7 @@ t.test('port forwards: from outside through sys-net and sys-firewall to the VM',
   const curlFails = curlFor(2)
 
   const add = await dom0('qvm-firewall', 'personal', 'forward', 'add', 'tcp', '8080', '--outside-port', '8443', '--from', '192.0.2.0/24')
-  t.same({ code: add.code, stdout: add.stdout }, { code: 0, stdout: 'rules applied in sys-firewall\nrules applied in sys-net\n' })
+  t.same(add, { code: 0, stdout: '', stderr: 'rules applied in sys-firewall\nrules applied in sys-net\n' })
   t.equal((await dom0('qvm-firewall', 'personal', 'forward')).stdout,
     'NO  PROTOCOL  PORT  OUTSIDE PORT  FROM          INTERFACE\n0   tcp       8080  8443          192.0.2.0/24  -\n')
   const fromInside = await curl('http://192.0.2.2:8443/', '192.0.2.1')

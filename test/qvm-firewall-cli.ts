@@ -1,5 +1,6 @@
 // qvm-firewall end to end: the compiled command on a temporary qubes dir, as a user runs it.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -47,7 +48,7 @@ t.test('add, add --before, del by number and by rule, reset', async (t) => {
   t.equal((await fw(dir, 'work', 'del', '--rule-no', '1')).code, 0)
   t.equal((await fw(dir, 'work', 'del', 'drop', 'proto=icmp', 'icmptype=8')).code, 0)
   t.equal((await fw(dir, '--raw', 'work')).stdout,
-    'action=drop dst4=10.0.0.0/8\naction=accept dsthost=qubes-os.org proto=tcp dstports=443-443 comment=Allow updates\n')
+    'action=drop dst4=10.0.0.0/8\naction=accept proto=tcp dsthost=qubes-os.org dstports=443-443 comment=Allow updates\n')
   t.equal((await fw(dir, 'work', 'reset')).code, 0)
   t.equal((await fw(dir, '--raw', 'work')).stdout, 'action=accept\n')
 })
@@ -95,7 +96,7 @@ t.test('a version 1 firewall.xml is read and converted', async (t) => {
   mkdirSync(join(dir, 'appvms', 'work'), { recursive: true })
   writeFileSync(file, '<QubesFirewallRules policy="deny" dns="allow" icmp="deny"><rule address="192.168.0.0" netmask="24" port="80" toport="90"/></QubesFirewallRules>\n')
   t.equal((await fw(dir, '--raw', 'work')).stdout,
-    'action=accept specialtarget=dns\naction=drop proto=icmp\naction=accept dst4=192.168.0.0/24 proto=tcp dstports=80-90\n')
+    'action=accept specialtarget=dns\naction=drop proto=icmp\naction=accept proto=tcp dst4=192.168.0.0/24 dstports=80-90\n')
   // the next change writes version 2
   await fw(dir, 'work', 'add', 'drop')
   t.match(readFileSync(file, 'utf8'), /<firewall version="2">/)
@@ -110,4 +111,83 @@ t.test('20 concurrent adds keep all 20 rules', async (t) => {
   t.equal(raw.length, 21)
   for (let i = 0; i < 20; i++) t.ok(raw.includes(`action=accept dst4=10.1.${i}.0/24`), `rule ${i} kept`)
   t.notOk(existsSync(join(dir, 'appvms', 'work', '.firewall.xml.lock')), 'lock released')
+})
+
+t.test('options after VMNAME, as Qubes\' argparse takes them', async (t) => {
+  const dir = await labDir()
+  await fw(dir, 'work', 'add', 'accept', 'qubes-os.org', 'tcp', '443')
+  const raw = 'action=accept\naction=accept proto=tcp dsthost=qubes-os.org dstports=443-443\n'
+  t.same(await fw(dir, 'work', '--raw', 'list'), { code: 0, stdout: raw, stderr: '' }, 'work --raw list')
+  t.same(await fw(dir, 'work', '--raw'), { code: 0, stdout: raw, stderr: '' }, 'work --raw')
+  t.same(await fw(dir, 'work', '-q', '--bogus'), { code: 1, stdout: '', stderr: 'qvm-firewall: error: unrecognized arguments: --bogus\n' })
+  t.match((await fw(dir, 'work', 'add', '--help')).stdout, /^Usage: qvm-firewall work add \[options\] <rule\.\.\.>\n/, 'add --help names the program and the VM')
+  t.match((await fw(dir, '--version')).stdout, /^\d+\.\d+\.\d+\n$/)
+})
+
+t.test('--raw prints Qubes\' order: action, proto, dsthost, dstports, icmptype, specialtarget, expire, comment', async (t) => {
+  const dir = await labDir()
+  await fw(dir, 'work', 'add', 'comment=x', 'expire=4000000000', 'dstports=80', 'dsthost=10.0.0.0/8', 'proto=udp', 'action=drop')
+  await fw(dir, 'work', 'add', 'icmptype=8', 'proto=icmp', 'accept')
+  t.equal((await fw(dir, '--raw', 'work')).stdout,
+    'action=accept\naction=drop proto=udp dst4=10.0.0.0/8 dstports=80-80 expire=4000000000 comment=x\naction=accept proto=icmp icmptype=8\n')
+})
+
+t.test('values are kept as typed: IPv6 spelling, a comment\'s spaces', async (t) => {
+  const dir = await labDir()
+  t.equal((await fw(dir, 'work', 'add', 'accept', '2001:DB8::1/64')).code, 0)
+  t.equal((await fw(dir, 'work', 'add', 'accept', '::ffff:192.0.2.1')).code, 0)
+  t.equal((await fw(dir, 'work', 'add', 'accept', 'comment=  both sides  ')).code, 0)
+  t.equal((await fw(dir, 'work', 'add', 'accept', 'comment=   ')).code, 0, 'a comment of spaces only')
+  const want = 'action=accept\naction=accept dst6=2001:DB8::1/64\naction=accept dst6=::ffff:192.0.2.1/128\naction=accept comment=  both sides  \naction=accept comment=   \n'
+  t.equal((await fw(dir, '--raw', 'work')).stdout, want, 'read back exactly')
+  t.equal((await fw(dir, 'work', 'del', '--rule-no', '4')).code, 0, 'the file stays readable for every later command')
+  t.equal((await fw(dir, 'work', 'reset')).code, 0)
+  t.same(await fw(dir, 'work', 'add', 'accept', 'dstname=qubes-os.org'), { code: 1, stdout: '', stderr: 'qvm-firewall: error: invalid rule description: dstname=qubes-os.org\n' })
+})
+
+t.test('expired rules do not exist: not listed, not numbered, gone on the next save', async (t) => {
+  const dir = await labDir()
+  mkdirSync(join(dir, 'appvms', 'work'), { recursive: true })
+  const file = join(dir, 'appvms', 'work', 'firewall.xml')
+  const rule = (props: string) => `<rule><properties>${props}</properties></rule>`
+  const prop = (name: string, value: string) => `<property name="${name}">${value}</property>`
+  writeFileSync(file, `<firewall version="2"><rules>${[
+    rule(prop('action', 'accept') + prop('dsthost', '10.0.0.1/32')),
+    rule(prop('action', 'accept') + prop('dsthost', '10.0.0.2/32') + prop('expire', '1000')),
+    rule(prop('action', 'accept') + prop('dsthost', '10.0.0.3/32')),
+  ].join('')}</rules></firewall>\n`)
+  t.equal((await fw(dir, '--raw', 'work')).stdout, 'action=accept dst4=10.0.0.1/32\naction=accept dst4=10.0.0.3/32\n')
+  t.match((await fw(dir, 'work')).stdout, /^1   accept  10\.0\.0\.3\/32/m, 'the next visible rule is number 1')
+  t.equal((await fw(dir, 'work', 'del', '--rule-no', '1')).code, 0)
+  t.equal((await fw(dir, '--raw', 'work')).stdout, 'action=accept dst4=10.0.0.1/32\n', 'del --rule-no 1 deleted the visible rule 1')
+  t.notMatch(readFileSync(file, 'utf8'), /10\.0\.0\.2/, 'the expired rule is gone from the file')
+  t.same(await fw(dir, 'work', 'del', '--rule-no', '0'), { code: 1, stdout: '', stderr: "qvm-firewall: error: cannot remove the last rule: add a 'drop' rule first, then delete the rest\n" })
+})
+
+t.test('an unreadable firewall.xml is an error naming it, never the default accept', async (t) => {
+  const dir = await labDir()
+  const vmDir = join(dir, 'appvms', 'work')
+  const file = join(vmDir, 'firewall.xml')
+  mkdirSync(vmDir, { recursive: true })
+  const refused = (reason: string) => ({ code: 1, stdout: '', stderr: `qvm-firewall: error: ${file}: cannot read: ${reason}\n` })
+  execFileSync('mkfifo', [file])
+  t.same(await fw(dir, 'work'), refused('not a regular file'), 'a FIFO: refused at once, not waited on')
+  t.same(await fw(dir, 'work', 'add', 'drop'), refused('not a regular file'), 'and not edited')
+  rmSync(file)
+  symlinkSync('/dev/zero', file)
+  t.same(await fw(dir, '--raw', 'work'), refused('not a regular file'), 'a link to /dev/zero')
+  rmSync(file)
+  mkdirSync(file)
+  t.same(await fw(dir, '--raw', 'work'), refused('not a regular file'), 'a directory')
+  rmSync(file, { recursive: true })
+  if (process.getuid?.() === 0) {
+    writeFileSync(file, '<firewall version="2"><rules/></firewall>\n')
+    chmodSync(vmDir, 0o700)
+    chmodSync(dir, 0o755)
+    chmodSync(join(dir, 'qubes.xml'), 0o644)
+    // as a user without the rights (env -i: tap's hooks write where nobody may not)
+    const asNobody = await outcome('env', ['-i', `PATH=${process.env['PATH']}`, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+      process.execPath, join(process.cwd(), BIN, 'qvm-firewall.js'), '--qubes-dir', dir, '--raw', 'work'])
+    t.same(asNobody, refused('permission denied'), 'EACCES: an error, not action=accept')
+  }
 })

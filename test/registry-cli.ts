@@ -21,7 +21,7 @@ function tempQubesDir(t: Test, qubesXml?: string): string {
   return dir
 }
 
-type Command = 'qvm-create' | 'qvm-prefs' | 'qvm-ls' | 'qvm-remove'
+type Command = 'qvm-create' | 'qvm-prefs' | 'qvm-ls' | 'qvm-remove' | 'qubes-prefs'
 
 interface Result {
   code: number
@@ -158,6 +158,10 @@ t.test('a refused command prints one line, exits 1 and leaves qubes.xml byte-ide
     [['qvm-remove', '-f', 'sys-net'], "qvm-remove: error: Domain is in use: 'sys-net'; details: 'sys-firewall' uses it as netvm, global property clockvm is set to it"],
     [['qvm-remove'], "qvm-remove: error: missing required argument 'name'"],
     [['qvm-ls', 'nosuch'], "qvm-ls: error: no such domain: 'nosuch'"],
+    [['qvm-remove', 'work'], 'qvm-remove: error: not removing without confirmation: standard input is not a terminal (use --force)'],
+    [['qubes-prefs', 'nosuch'], "qubes-prefs: error: no such property: 'nosuch'"],
+    [['qubes-prefs', 'nosuch', 'value'], "qubes-prefs: error: no such property: 'nosuch'"],
+    [['qubes-prefs', 'qubes_firewall_resolve', 'bogus'], "qubes-prefs: error: invalid value for qubes_firewall_resolve: 'bogus' (expected dom0 or agent)"],
   ]
   t.plan(cases.length + 1)
   for (const [[command, ...args], stderr] of cases) {
@@ -194,4 +198,51 @@ t.test('10 concurrent qvm-create all land', async (t) => {
   t.same(results, names.map(() => ({ code: 0, stdout: '', stderr: '' })))
   const qids = await mapLimited(names, async (name) => Number((await run(dir, 'qvm-prefs', [name, 'qid'])).stdout))
   t.same([...qids].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+})
+
+t.test('a missing registry is an error, except for qvm-create in an existing directory', async (t) => {
+  const dir = tempQubesDir(t)
+  const file = join(dir, 'qubes.xml')
+  const missing = `${file}: no such file (check --qubes-dir or QUBES_DIR; qvm-create makes the first VM)`
+  for (const [command, args] of [['qvm-ls', []], ['qvm-prefs', ['work']], ['qubes-prefs', []], ['qvm-remove', ['--force', 'work']]] as [Command, string[]][]) {
+    t.same(await run(dir, command, args), { code: 1, stdout: '', stderr: `${command}: error: ${missing}\n` }, command)
+  }
+  t.notOk(existsSync(file), 'nothing was written')
+  const typo = join(dir, 'typo', 'sub')
+  t.same(await run(typo, 'qvm-create', ['work']), { code: 1, stdout: '', stderr: `qvm-create: error: ${typo}: no such directory (check --qubes-dir or QUBES_DIR)\n` })
+  t.notOk(existsSync(join(dir, 'typo')), 'no directory made')
+  t.same(await run(dir, 'qvm-create', ['work']), { code: 0, stdout: '', stderr: '' }, 'the first VM makes the registry')
+  t.match((await run(dir, 'qvm-ls', [])).stdout, /^work /m)
+})
+
+t.test('qubes-prefs: Qubes\' properties and ours, values checked', async (t) => {
+  const dir = tempQubesDir(t, FIXTURE)
+  t.same(await run(dir, 'qubes-prefs', ['default_template']), { code: 0, stdout: 'fedora-40-xfce\n', stderr: '' })
+  t.same(await run(dir, 'qubes-prefs', ['stats_interval']), { code: 0, stdout: '\n', stderr: '' }, 'a Qubes property without value: an empty line')
+  t.equal((await run(dir, 'qubes-prefs', ['qubes_firewall_resolve', 'agent'])).code, 0)
+  t.same(await run(dir, 'qubes-prefs', ['qubes_firewall_resolve']), { code: 0, stdout: 'agent\n', stderr: '' })
+})
+
+/** A command run on a terminal (script(1) gives it one), `answer` typed at its prompt. */
+function onTerminal(qubesDir: string, command: Command, args: readonly string[], answer: string): Promise<Result> {
+  const line = [process.execPath, join(ROOT, 'dist/dom0-tools/bin', `${command}.js`), '--qubes-dir', qubesDir, ...args].map((w) => `'${w}'`).join(' ')
+  return new Promise((resolve) => {
+    const child = execFile('script', ['-qec', line, '/dev/null'], { env: { ...process.env, QUBES_DIR: undefined } }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+    child.stdin?.end(`${answer}\n`)
+  })
+}
+
+t.test('qvm-remove asks on a terminal, as Qubes does, and only y removes', async (t) => {
+  const dir = tempQubesDir(t)
+  await run(dir, 'qvm-create', ['tmpvm'])
+  const no = await onTerminal(dir, 'qvm-remove', ['tmpvm'], 'n')
+  t.equal(no.code, 1)
+  // (the terminal echoes the answer, and readline adds cursor moves)
+  t.match(no.stdout, /This will completely remove the selected VM\(s\)\.\.\.\r?\n  tmpvm\r?\n.*Are you sure\? \[y\/N\] .*Remove cancelled\./s)
+  t.match((await run(dir, 'qvm-ls', [])).stdout, /^tmpvm /m, 'still there')
+  const yes = await onTerminal(dir, 'qvm-remove', ['tmpvm'], 'y')
+  t.equal(yes.code, 0, yes.stdout)
+  t.notMatch((await run(dir, 'qvm-ls', [])).stdout, /^tmpvm /m, 'removed')
 })

@@ -17,12 +17,12 @@ t.test('formatRawRule: Qubes order, dst4/dst6/dsthost, dstports L-H, comment las
     ['action=accept comment=Allow LAN', 'action=accept comment=Allow LAN'],
     [
       'dstports=443 proto=tcp dsthost=10.0.0.0/8 action=accept comment=Allow LAN',
-      'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=Allow LAN',
+      'action=accept proto=tcp dst4=10.0.0.0/8 dstports=443-443 comment=Allow LAN',
     ],
-    ['action=drop dsthost=2001:db8::/32 proto=udp dstports=1200-1400', 'action=drop dst6=2001:db8::/32 proto=udp dstports=1200-1400'],
-    ['action=accept dsthost=qubes-os.org proto=tcp dstports=443-443', 'action=accept dsthost=qubes-os.org proto=tcp dstports=443-443'],
-    ['icmptype=8 proto=icmp action=drop dsthost=192.168.1.1', 'action=drop dst4=192.168.1.1/32 proto=icmp icmptype=8'],
-    ['specialtarget=dns proto=udp action=accept dstports=53', 'action=accept proto=udp specialtarget=dns dstports=53-53'],
+    ['action=drop proto=udp dsthost=2001:db8::/32 dstports=1200-1400', 'action=drop proto=udp dst6=2001:db8::/32 dstports=1200-1400'],
+    ['action=accept proto=tcp dsthost=qubes-os.org dstports=443-443', 'action=accept proto=tcp dsthost=qubes-os.org dstports=443-443'],
+    ['icmptype=8 proto=icmp action=drop dsthost=192.168.1.1', 'action=drop proto=icmp dst4=192.168.1.1/32 icmptype=8'],
+    ['specialtarget=dns proto=udp action=accept dstports=53', 'action=accept proto=udp dstports=53-53 specialtarget=dns'],
     ['expire=1700003600 action=accept comment=one hour', 'action=accept expire=1700003600 comment=one hour'],
   ]
   t.plan(cases.length)
@@ -33,10 +33,10 @@ t.test('formatQdbRule: what the agent reads, without the comment', async (t) => 
   const cases: [input: string, want: string][] = [
     ['action=accept comment=Allow all', 'action=accept'],
     [
-      'action=accept dsthost=10.0.0.0/8 proto=tcp dstports=443 comment=Allow LAN',
-      'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443',
+      'action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443 comment=Allow LAN',
+      'action=accept proto=tcp dst4=10.0.0.0/8 dstports=443-443',
     ],
-    ['action=accept dsthost=2001:db8::1 proto=icmp icmptype=128', 'action=accept dst6=2001:db8::1/128 proto=icmp icmptype=128'],
+    ['action=accept proto=icmp dsthost=2001:db8::1 icmptype=128', 'action=accept proto=icmp dst6=2001:db8::1/128 icmptype=128'],
     ['action=accept specialtarget=dns', 'action=accept specialtarget=dns'],
     ['action=accept dsthost=qubes-os.org expire=1700003600 comment=tmp', 'action=accept dsthost=qubes-os.org expire=1700003600'],
   ]
@@ -46,9 +46,9 @@ t.test('formatQdbRule: what the agent reads, without the comment', async (t) => 
 
 // numbered by place in the full list: gaps for the other family's rules and for expired ones
 const mixed = [
-  'action=accept dsthost=10.0.0.0/8 proto=tcp dstports=22 comment=ssh at work',
-  'action=accept dsthost=2001:db8::/32 proto=tcp dstports=443',
-  'action=accept dsthost=qubes-os.org proto=tcp dstports=443',
+  'action=accept proto=tcp dsthost=10.0.0.0/8 dstports=22 comment=ssh at work',
+  'action=accept proto=tcp dsthost=2001:db8::/32 dstports=443',
+  'action=accept proto=tcp dsthost=qubes-os.org dstports=443',
   'action=accept dsthost=192.0.2.10 expire=1699999999',
   'action=accept dsthost=192.0.2.11 expire=1700000000',
   'action=accept dsthost=192.0.2.12 expire=1700000001',
@@ -61,8 +61,8 @@ const mixed = [
 t.test('qdbEntries numbers rules by their place in the list', async (t) => {
   t.same(qdbEntries(mixed, 4, now), {
     policy: 'drop',
-    '0000': 'action=accept dst4=10.0.0.0/8 proto=tcp dstports=22-22',
-    '0002': 'action=accept dsthost=qubes-os.org proto=tcp dstports=443-443',
+    '0000': 'action=accept proto=tcp dst4=10.0.0.0/8 dstports=22-22',
+    '0002': 'action=accept proto=tcp dsthost=qubes-os.org dstports=443-443',
     '0005': 'action=accept dst4=192.0.2.12/32 expire=1700000001',
     '0006': 'action=accept specialtarget=dns',
     '0007': 'action=drop proto=icmp icmptype=8',
@@ -70,8 +70,8 @@ t.test('qdbEntries numbers rules by their place in the list', async (t) => {
   })
   t.same(qdbEntries(mixed, 6, now), {
     policy: 'drop',
-    '0001': 'action=accept dst6=2001:db8::/32 proto=tcp dstports=443-443',
-    '0002': 'action=accept dsthost=qubes-os.org proto=tcp dstports=443-443',
+    '0001': 'action=accept proto=tcp dst6=2001:db8::/32 dstports=443-443',
+    '0002': 'action=accept proto=tcp dsthost=qubes-os.org dstports=443-443',
     '0006': 'action=accept specialtarget=dns',
     '0007': 'action=drop proto=icmp icmptype=8',
     '0008': 'action=drop dst6=fd00::/8',
@@ -109,7 +109,7 @@ t.test('firewallEntries: both families of a VM with ip and ip6', async (t) => {
 
 t.test('formatRuleTable: Qubes qvm-firewall list, byte for byte', async (t) => {
   // qubesadmin/tests/tools/qvm_firewall.py test_000_list, without column's trailing blanks
-  const qubes = ['action=accept dsthost=qubes-os.org proto=tcp dstports=443-443', 'action=drop proto=icmp icmptype=8', 'action=accept specialtarget=dns comment=Allow DNS']
+  const qubes = ['action=accept proto=tcp dsthost=qubes-os.org dstports=443-443', 'action=drop proto=icmp icmptype=8', 'action=accept specialtarget=dns comment=Allow DNS']
   t.equal(
     formatRuleTable(qubes.map(rule), now),
     'NO  ACTION  HOST          PROTOCOL  PORT(S)  SPECIAL TARGET  ICMP TYPE  EXPIRE  COMMENT\n' +
@@ -119,7 +119,7 @@ t.test('formatRuleTable: Qubes qvm-firewall list, byte for byte', async (t) => {
   )
 
   const more = [
-    'action=accept dsthost=10.0.0.0/8 proto=udp dstports=1200-1400 expire=1700003600 comment=LAN for an hour',
+    'action=accept proto=udp dsthost=10.0.0.0/8 dstports=1200-1400 expire=1700003600 comment=LAN for an hour',
     'action=accept dsthost=2001:db8::1 expire=1699999995',
     'action=accept expire=1700000000',
     'action=drop',

@@ -29,7 +29,8 @@ export function reportResync(prog: string, outcomes: readonly NetvmOutcome[]): v
   for (const outcome of outcomes) {
     if (outcome.status === 'unmanaged') continue
     const line = describeOutcome(undefined, outcome)
-    if (outcome.status === 'applied') process.stdout.write(`${line}\n`)
+    // status goes to stderr: stdout carries only what was asked for
+    if (outcome.status === 'applied') process.stderr.write(`${line}\n`)
     else {
       process.stderr.write(`${prog}: ${outcome.status === 'failed' ? 'error: ' : ''}${line}\n`)
       if (outcome.status === 'failed') process.exitCode = 1

@@ -144,5 +144,5 @@ export function describeOutcome(vm: string | undefined, outcome: NetvmOutcome): 
   const names = Object.entries(answer.resolved ?? {}).map(([name, addrs]) => `${name} -> ${addrs.join(' ')}`)
   if (outcome.status === 'applied') return `${what} applied in ${outcome.netvm}${names.length > 0 ? ` (${names.join('; ')})` : ''}`
   const problems = (answer.failed ?? []).map((f) => `${f.vm}${f.rule !== null ? ` rule ${f.rule}` : ''}: ${f.error}`)
-  return `${outcome.netvm}: ${answer.error ?? problems.join('; ') ?? 'apply failed'}`
+  return `${outcome.netvm}: ${answer.error ?? (problems.length > 0 ? problems.join('; ') : 'the agent refused without saying why')}`
 }

@@ -73,7 +73,31 @@ interface GlobalOptions {
   resolved?: boolean
   reload?: boolean
   sync?: boolean
+  quiet?: boolean
+  verbose?: boolean
   qubesDir?: string
+}
+
+const FLAGS: Record<string, 'raw' | 'resolved' | 'reload' | 'sync' | 'quiet' | 'verbose'> = {
+  '--raw': 'raw', '--resolved': 'resolved', '-r': 'reload', '--reload': 'reload', '--sync': 'sync',
+  '-q': 'quiet', '--quiet': 'quiet', '-v': 'verbose', '--verbose': 'verbose',
+}
+
+/**
+ * Options after VMNAME, before the action's own words (`qvm-firewall work --raw list`), as Qubes'
+ * argparse takes them: they are taken off `words` into `opts`.
+ */
+export function takeTrailingOptions(untrustedWords: readonly string[], opts: GlobalOptions): string[] {
+  const words = [...untrustedWords]
+  while (words[0]?.startsWith('-')) {
+    const word = words.shift() as string
+    const flag = FLAGS[word]
+    if (flag !== undefined) opts[flag] = true
+    else if (word === '--qubes-dir' && words[0] !== undefined) opts.qubesDir = words.shift()
+    else if (word.startsWith('--qubes-dir=')) opts.qubesDir = word.slice('--qubes-dir='.length)
+    else throw new UsageError(`unrecognized arguments: ${word.slice(0, 40)}`)
+  }
+  return words
 }
 
 type Edit = (rules: Rule[]) => Rule[]
@@ -84,10 +108,11 @@ function parseRuleNo(untrusted: string): number {
 }
 
 /** Turns the words after VMNAME into the edit they ask for, or undefined for `list`. */
-export function parseAction(untrustedWords: readonly string[]): Edit | undefined {
+export function parseAction(untrustedWords: readonly string[], vmName = 'VMNAME'): Edit | undefined {
   const [command = 'list', ...rest] = untrustedWords
   const now = nowEpoch()
-  const sub = new Command(command).exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} })
+  // named as the user typed it, so that `add --help` shows `qvm-firewall work add ...`
+  const sub = new Command(`qvm-firewall ${vmName} ${command}`).exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} })
   let edit: Edit | undefined
   switch (command) {
     case 'list':
@@ -134,12 +159,16 @@ export function parseAction(untrustedWords: readonly string[]): Edit | undefined
   return edit
 }
 
-/** Reports an apply: a summary line, a warning for an unreachable agent, an error (exit 1) for a refusal. */
-function reportOutcome(vm: string | undefined, outcome: NetvmOutcome | undefined): void {
+/**
+ * Reports an apply on stderr (stdout carries only what was asked for): a status line unless
+ * --quiet, a warning for an unreachable agent, an error (exit 1) for a refusal.
+ */
+function reportOutcome(vm: string | undefined, outcome: NetvmOutcome | undefined, opts: GlobalOptions = {}): void {
   if (outcome === undefined || outcome.status === 'unmanaged') return
   const line = describeOutcome(vm, outcome)
-  if (outcome.status === 'applied') process.stdout.write(`${line}\n`)
-  else if (outcome.status === 'unreachable') process.stderr.write(`qvm-firewall: ${line}\n`)
+  if (outcome.status === 'applied') {
+    if (!opts.quiet) process.stderr.write(`${line}\n`)
+  } else if (outcome.status === 'unreachable') process.stderr.write(`qvm-firewall: ${line}\n`)
   else throw new UsageError(line)
 }
 
@@ -180,29 +209,30 @@ export function parseForwardAction(untrustedWords: readonly string[]): ForwardEd
   return edit
 }
 
-async function qvmFirewallForward(vm: Domain, words: readonly string[], qubesDir: string): Promise<void> {
+async function qvmFirewallForward(vm: Domain, words: readonly string[], qubesDir: string, opts: GlobalOptions): Promise<void> {
   const edit = parseForwardAction(words)
   if (edit === undefined) {
     process.stdout.write(formatForwardTable(loadFirewall(qubesDir, vm.name, nowEpoch()).forwards))
     return
   }
   await modifyFirewall(qubesDir, vm.name, nowEpoch, (config) => ({ ...config, forwards: edit(config.forwards) }))
-  for (const outcome of await applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })) reportOutcome(undefined, outcome)
+  for (const outcome of await applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })) reportOutcome(undefined, outcome, opts)
 }
 
-export async function qvmFirewall(vmName: string | undefined, words: readonly string[], opts: GlobalOptions): Promise<void> {
-  const qubesDir = resolveQubesDir(opts)
+export async function qvmFirewall(vmName: string | undefined, untrustedWords: readonly string[], opts: GlobalOptions): Promise<void> {
   if (vmName === undefined) throw new UsageError('the following arguments are required: VMNAME')
+  const words = takeTrailingOptions(untrustedWords, opts)
+  const qubesDir = resolveQubesDir(opts)
   if (opts.sync) {
     // everything this netvm serves, in one replace: for an agent that (re)started
     if (words.length > 0) throw new UsageError('--sync takes only the netvm name')
-    reportOutcome(undefined, await syncNetvm(vmName, { qubesDir, registry: loadRegistry(qubesDir) }))
+    reportOutcome(undefined, await syncNetvm(vmName, { qubesDir, registry: loadRegistry(qubesDir) }), opts)
     return
   }
   const vm = loadRegistry(qubesDir).require(vmName)
   if (vm.klass === 'AdminVM') throw new UsageError(`${vm.name} has no firewall`)
-  if (words[0] === 'forward') return qvmFirewallForward(vm, words.slice(1), qubesDir)
-  const edit = parseAction(words)
+  if (words[0] === 'forward') return qvmFirewallForward(vm, words.slice(1), qubesDir, opts)
+  const edit = parseAction(words, vm.name)
   if (edit === undefined) {
     const rules = loadRules(qubesDir, vm.name, nowEpoch())
     if (opts.resolved) {
@@ -218,7 +248,10 @@ export async function qvmFirewall(vmName: string | undefined, words: readonly st
     await modifyRules(qubesDir, vm.name, nowEpoch, edit)
   }
   // every change applies at once; the change is kept whatever the agent says
-  reportOutcome(vm.name, await applyVm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) }))
+  const started = Date.now()
+  const outcome = await applyVm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })
+  if (opts.verbose && outcome !== undefined) process.stderr.write(`qvm-firewall: ${vm.name}: pushed to ${outcome.netvm}, answered in ${Date.now() - started} ms\n`)
+  reportOutcome(vm.name, outcome, opts)
 }
 
 export function buildProgram(): Command {
@@ -228,6 +261,8 @@ export function buildProgram(): Command {
     .option('--resolved', "list: add a RESOLVED column, what each name stands for in the netvm's agent now")
     .option('-r, --reload', 'force reloading rules even when unchanged')
     .option('--sync', "push the rules of every VM using VMNAME as netvm to VMNAME's agent")
+    .option('-q, --quiet', 'no status line after a change (errors and warnings still show)')
+    .option('-v, --verbose', 'say where each change was pushed and how long the answer took')
     .argument('[VMNAME]', 'the qube whose firewall to show or change (with --sync: the netvm)')
     .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset | forward ...')
     .passThroughOptions()

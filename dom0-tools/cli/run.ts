@@ -1,5 +1,6 @@
 // The one place where a dom0 command's errors become Qubes' single stderr line and exit code.
 import { Command, CommanderError } from 'commander'
+import { packageVersion } from './version.js'
 
 export const DEFAULT_QUBES_DIR = '/var/lib/qubes'
 
@@ -21,10 +22,12 @@ export function reportError(prog: string, err: unknown): void {
 
 /**
  * Runs a commander program: its own usage errors and our errors alike end as one line
- * `<prog>: error: ...` with exit code 1 (help and --version exit 0).
+ * `<prog>: error: ...` with exit code 1 (help and --version exit 0). A program with subcommands
+ * run without one prints its help (exit 1).
  */
 export async function runProgram(program: Command, argv: readonly string[] = process.argv): Promise<void> {
   const prog = program.name()
+  program.version(packageVersion(), '--version', 'print the version and exit')
   const silence = (cmd: Command): void => {
     cmd.exitOverride()
     cmd.configureOutput({ writeErr: (s) => (/^error: |^Usage:/.test(s) ? undefined : process.stderr.write(s)), outputError: () => {} })
@@ -36,6 +39,11 @@ export async function runProgram(program: Command, argv: readonly string[] = pro
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return
+      if (err.code === 'commander.help') {
+        process.stdout.write(program.helpInformation())
+        process.exitCode = 1
+        return
+      }
       reportError(prog, new Error(err.message.replace(/^error: /, '')))
       return
     }

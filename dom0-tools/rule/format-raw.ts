@@ -6,14 +6,14 @@ export function dstHostKey(host: DstHost): 'dst4' | 'dst6' | 'dsthost' {
   return host.kind === 'ip4' ? 'dst4' : host.kind === 'ip6' ? 'dst6' : 'dsthost'
 }
 
-/** The match options, in Qubes' order, shared by the API and QubesDB forms. */
+/** The match options in Qubes' order (its Rule's properties: action, proto, dsthost, dstports, icmptype, specialtarget), shared by the API and QubesDB forms. */
 export function matchOptions(rule: Rule): string[] {
   const options = [`action=${rule.action}`]
-  if (rule.dsthost) options.push(`${dstHostKey(rule.dsthost)}=${formatDstHost(rule.dsthost)}`)
   if (rule.proto) options.push(`proto=${rule.proto}`)
-  if (rule.specialtarget) options.push(`specialtarget=${rule.specialtarget}`)
+  if (rule.dsthost) options.push(`${dstHostKey(rule.dsthost)}=${formatDstHost(rule.dsthost)}`)
   if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) options.push(`dstports=${formatPorts(rule.dstports)}`)
   if (rule.proto === 'icmp' && rule.icmptype !== undefined) options.push(`icmptype=${rule.icmptype}`)
+  if (rule.specialtarget) options.push(`specialtarget=${rule.specialtarget}`)
   return options
 }
 

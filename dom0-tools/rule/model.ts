@@ -27,7 +27,8 @@ export interface PortRange {
 
 export type DstHost =
   | { readonly kind: 'ip4'; readonly address: ipaddr.IPv4; readonly prefix: number }
-  | { readonly kind: 'ip6'; readonly address: ipaddr.IPv6; readonly prefix: number }
+  /** `typed`: the address as given (validated), kept as Qubes keeps it: `2001:DB8::1`, `::ffff:192.0.2.1` */
+  | { readonly kind: 'ip6'; readonly address: ipaddr.IPv6; readonly prefix: number; readonly typed: string }
   | { readonly kind: 'name'; readonly name: Hostname }
 
 /** dstports exist only with tcp/udp and icmptype only with icmp: no later check needed. */

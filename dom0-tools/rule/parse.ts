@@ -99,13 +99,16 @@ export function parseCliRule(untrustedWords: readonly string[], ctx: ParseContex
   const slots: RuleKey[] = ['action', 'dsthost', 'proto', 'dstports', 'icmptype']
   const options: RuleOptions = {}
   for (const untrustedWord of untrustedWords) {
-    const parts = untrustedWord.split('=')
-    if (parts.length > 2) throw new RuleParseError(`invalid rule description: ${untrustedWord.slice(0, 80)}`)
+    // split at the first '=' as Qubes does: a comment may hold '='
+    const equals = untrustedWord.indexOf('=')
     let key: RuleKey
     let value: string
-    if (parts.length === 2) {
-      key = canonicalKey(parts[0] ?? '')
-      value = parts[1] ?? ''
+    if (equals >= 0) {
+      const untrustedKey = untrustedWord.slice(0, equals)
+      // dstname exists only in Qubes' API; its qvm-firewall does not take it
+      if (untrustedKey === 'dstname') throw new RuleParseError(`invalid rule description: ${untrustedWord.slice(0, 80)}`)
+      key = canonicalKey(untrustedKey)
+      value = untrustedWord.slice(equals + 1)
     } else {
       const slot = slots[0]
       if (slot === undefined) throw new RuleParseError(`unexpected rule word '${untrustedWord.slice(0, 40)}'`)

@@ -117,7 +117,7 @@ export function parseDstHost(untrusted: string, defaultPrefix?: number): DstHost
   if (slashes > 1) throw new RuleParseError(`invalid dsthost '${untrusted}' (too many '/')`)
   if (slashes === 0) {
     const v6 = parseIPv6(untrusted)
-    if (v6) return { kind: 'ip6', address: v6, prefix: checkedPrefix(untrusted, defaultPrefix ?? 128, 128) }
+    if (v6) return { kind: 'ip6', address: v6, prefix: checkedPrefix(untrusted, defaultPrefix ?? 128, 128), typed: untrusted }
     if (/^[0-9.]+$/.test(untrusted)) {
       const v4 = parseIPv4(untrusted)
       if (!v4) throw new RuleParseError(`invalid dsthost '${untrusted}' (IPv4 must be a dotted quad)`)
@@ -127,7 +127,7 @@ export function parseDstHost(untrusted: string, defaultPrefix?: number): DstHost
   }
   const [untrustedHost = '', untrustedPrefix = ''] = untrusted.split('/')
   const v6 = parseIPv6(untrustedHost)
-  if (v6) return { kind: 'ip6', address: v6, prefix: parsePrefix(untrusted, untrustedPrefix, 128) }
+  if (v6) return { kind: 'ip6', address: v6, prefix: parsePrefix(untrusted, untrustedPrefix, 128), typed: untrustedHost }
   const v4 = parseIPv4(untrustedHost)
   if (v4) return { kind: 'ip4', address: v4, prefix: parsePrefix(untrusted, untrustedPrefix, 32) }
   throw new RuleParseError(`invalid dsthost '${untrusted}' (invalid IP address '${untrustedHost}')`)
@@ -156,7 +156,8 @@ export function parseExpire(untrusted: string, now: EpochSeconds, allowRelative:
 }
 
 export function formatDstHost(host: DstHost): string {
-  return host.kind === 'name' ? host.name : `${host.address.toString()}/${host.prefix}`
+  if (host.kind === 'name') return host.name
+  return `${host.kind === 'ip6' ? host.typed : host.address.toString()}/${host.prefix}`
 }
 
 export function formatPorts(ports: PortRange): string {

@@ -29,9 +29,11 @@ export function parseFirewallConfig(file: string, untrustedText: string, now: Ep
   const root = rootName === undefined ? undefined : childNodes(doc, rootName)[0]
   if (root === undefined) throw new StoreError(file, 'no root element')
   const version = attr(root, 'version') ?? '1'
+  // rules whose time has passed do not exist, as in Qubes' API: not listed, not numbered, not pushed
+  const live = (rules: Rule[]) => rules.filter((rule) => !isExpired(rule, now))
   try {
-    if (version === '2') return { rules: parseV2(root, now), forwards: parseForwards(root) }
-    if (version === '1') return { rules: parseV1(root, now), forwards: [] }
+    if (version === '2') return { rules: live(parseV2(root, now)), forwards: parseForwards(root) }
+    if (version === '1') return { rules: live(parseV1(root, now)), forwards: [] }
   } catch (err) {
     if (err instanceof RuleParseError) throw new StoreError(file, err.message)
     throw err

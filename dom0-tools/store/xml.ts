@@ -9,7 +9,8 @@ const parser = new XMLParser({
   attributeNamePrefix: '@_',
   parseTagValue: false,
   parseAttributeValue: false,
-  trimValues: true,
+  // a comment keeps its leading and trailing spaces, as Qubes (lxml) keeps them
+  trimValues: false,
   processEntities: true,
   isArray: (name) => REPEATED.has(name),
 })
