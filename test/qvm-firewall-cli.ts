@@ -57,7 +57,9 @@ t.test('expire=+N is shown as seconds left', async (t) => {
   const dir = await labDir()
   await fw(dir, 'work', 'add', 'accept', 'specialtarget=dns', 'expire=+300')
   const line = (await fw(dir, 'work')).stdout.split('\n')[2] ?? ''
-  t.match(line, /^1   accept  -     -         -        dns             -          \+(29[0-9]|300)s   -$/)
+  // however slow the machine, the seconds left count down from 300
+  const left = Number(/^1   accept  -     -         -        dns             -          \+(\d+)s +-$/.exec(line)?.[1])
+  t.ok(left > 0 && left <= 300, `${line}: +1s to +300s`)
 })
 
 const errors: [args: string[], message: string][] = [
