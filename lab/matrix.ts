@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import { nsExec } from './system.js'
 import { DESTINATIONS, OUTSIDE, QUBES, VIRTUAL_DNS, ip4, qidOf } from './topology.js'
-import { layoutTable } from '../dom0-tools/rule/format-table.js'
+import { layoutTable } from '../common/table.js'
 
 const PROBE = join(dirname(fileURLToPath(import.meta.url)), 'probe.js')
 

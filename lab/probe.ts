@@ -3,7 +3,7 @@
 // Prints `<target> allowed|refused|closed|timed out` a line: refused is the firewall's ICMP
 // admin-prohibited, closed a TCP reset from the destination itself.
 import { connect } from 'node:net'
-import { resolveName } from '../netvm-agent/dns/resolver.js'
+import { resolveName } from '../common/dns/resolver.js'
 
 const args = process.argv.slice(2)
 let timeoutMs = 2000

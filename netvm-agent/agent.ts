@@ -5,9 +5,9 @@
 // never deletes anything while the caller waits (a deletion makes the kernel wait ~15 ms): it
 // adds a fresh chain and points the overlay map qf-vms-update (looked up first) at it. The
 // clean-up (move the entry to qf-vms, delete the old chain) runs after, in collectGarbage().
-import type { EpochSeconds, Hostname } from '../dom0-tools/rule/model.js'
-import type { Resolution } from './dns/resolver.js'
-import type { Nameservers } from './dns/resolv-conf.js'
+import type { EpochSeconds, Hostname } from '../common/rule/model.js'
+import type { Resolution } from '../common/dns/resolver.js'
+import type { Nameservers } from '../common/dns/resolv-conf.js'
 import { NftApplyError } from './errors.js'
 import { baseTable } from './nft/base.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'

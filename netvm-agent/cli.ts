@@ -1,21 +1,15 @@
 // qubes-firewall-agent {render|apply|init|serve}
 import { Command } from 'commander'
-import { runProgram } from '../dom0-tools/cli/run.js'
+import { runProgram } from '../common/cli/run.js'
 import { Agent, type AgentEffects } from './agent.js'
 import { realEffects } from './effects.js'
+import type { AgentOptions } from './options.js'
 import { PushError } from './errors.js'
 import { ordinaryHostReason } from './host-check.js'
 import { listNft } from './nft/run.js'
 import { parsePush } from './push/parse.js'
 import { readStdin } from './stdin.js'
 
-export interface AgentOptions {
-  rwDir: string
-  resolvConf: string
-  stateDir: string
-  socket: string
-  force?: boolean
-}
 
 async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
   const untrustedText = await readStdin()

@@ -1,9 +1,9 @@
 // The real effects the agent runs with: nft, the resolver, resolv.conf, the clock.
 import { readFileSync } from 'node:fs'
-import { nowEpoch } from '../dom0-tools/rule/model.js'
+import { nowEpoch } from '../common/rule/model.js'
 import type { AgentEffects } from './agent.js'
-import { parseResolvConf, type Nameservers } from './dns/resolv-conf.js'
-import { resolveAll } from './dns/resolver.js'
+import { parseResolvConf, type Nameservers } from '../common/dns/resolv-conf.js'
+import { resolveAll } from '../common/dns/resolver.js'
 import { listNft, runNft } from './nft/run.js'
 
 export function readNameservers(resolvConf: string): Nameservers {

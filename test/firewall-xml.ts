@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { StoreError } from '../dom0-tools/errors.js'
+import { StoreError } from '../common/errors.js'
 import { formatRawRule } from '../dom0-tools/rule/format-raw.js'
-import type { EpochSeconds } from '../dom0-tools/rule/model.js'
+import type { EpochSeconds } from '../common/rule/model.js'
 import { parseApiRule } from '../dom0-tools/rule/parse.js'
 import { DEFAULT_RULES, parseFirewallXml, serialiseFirewallXml } from '../dom0-tools/store/firewall-xml.js'
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { isAlive } from './helpers/wait.js'
-import { firewallHookPaths, runHook } from '../netvm-agent/hooks.js'
+import { firewallHookPaths, runHook } from '../common/hooks.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'qf-hooks-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import type { EpochSeconds } from '../dom0-tools/rule/model.js'
+import type { EpochSeconds } from '../common/rule/model.js'
 import { Agent, type AgentEffects } from '../netvm-agent/agent.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 

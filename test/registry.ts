@@ -3,13 +3,13 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { validateName } from '../common/qube-name.js'
 import t, { type Test } from 'tap'
-import { StoreError, UsageError } from '../dom0-tools/errors.js'
+import { StoreError, UsageError } from '../common/errors.js'
 import {
   loadRegistry,
   modifyRegistry,
   parseRegistry,
-  validateName,
   type Domain,
   type Registry,
 } from '../dom0-tools/registry/registry.js'

@@ -4,8 +4,9 @@ import t from 'tap'
 import { firewallEntries } from '../dom0-tools/firewall/entries.js'
 import { formatQdbRule, qdbEntries } from '../dom0-tools/rule/format-qdb.js'
 import { formatRawRule } from '../dom0-tools/rule/format-raw.js'
-import { formatRuleTable, layoutTable } from '../dom0-tools/rule/format-table.js'
-import type { EpochSeconds, Rule } from '../dom0-tools/rule/model.js'
+import { layoutTable } from '../common/table.js'
+import { formatRuleTable } from '../dom0-tools/rule/format-table.js'
+import type { EpochSeconds, Rule } from '../common/rule/model.js'
 import { parseApiRule } from '../dom0-tools/rule/parse.js'
 
 const now = 1_700_000_000 as EpochSeconds

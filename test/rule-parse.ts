@@ -2,7 +2,7 @@
 // validation. A string `want` is the formatRawRule() of the parsed rule; a RegExp is the error.
 import t from 'tap'
 import { formatRawRule } from '../dom0-tools/rule/format-raw.js'
-import type { EpochSeconds } from '../dom0-tools/rule/model.js'
+import type { EpochSeconds } from '../common/rule/model.js'
 import { parseApiRule, parseCliRule } from '../dom0-tools/rule/parse.js'
 
 const ctx = { now: 1_700_000_000 as EpochSeconds }

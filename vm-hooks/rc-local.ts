@@ -2,7 +2,7 @@
 // a timeout, its output logged line by line and its exit status reported.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { hookFiles, runHook, type HookResult } from '../netvm-agent/hooks.js'
+import { hookFiles, runHook, type HookResult } from '../common/hooks.js'
 
 export const DEFAULT_RC_LOCAL_TIMEOUT_MS = 120_000
 

@@ -2,9 +2,9 @@
 // the last one) and the matching forward accept. dom0 computes every hop's complete set.
 import { forwardFamilies } from '../forward/model.js'
 import type { Domain, Registry } from '../registry/registry.js'
-import { formatDstHost } from '../rule/values.js'
+import { formatDstHost } from '../../common/rule/values.js'
 import { loadFirewall } from '../store/firewall-store.js'
-import { nowEpoch } from '../rule/model.js'
+import { nowEpoch } from '../../common/rule/model.js'
 
 /** The marker key: its presence in a push replaces the hop's whole set of forwards. */
 export const FORWARD_PREFIX = '/qubes-firewall-forward'

@@ -1,11 +1,11 @@
 // Applying in dom0: a VM's rules (expired ones dropped, names resolved unless the agent is to) as
 // QubesDB entries, pushed to the agent of the VM's netvm; or everything a netvm serves, at once.
 import { existsSync, readFileSync } from 'node:fs'
-import { resolveAll, type Resolution } from '../../netvm-agent/dns/resolver.js'
-import { parseResolvConf } from '../../netvm-agent/dns/resolv-conf.js'
+import { resolveAll, type Resolution } from '../../common/dns/resolver.js'
+import { parseResolvConf } from '../../common/dns/resolv-conf.js'
 import { firewallEntries } from '../firewall/entries.js'
 import type { Domain, Registry } from '../registry/registry.js'
-import { isExpired, nowEpoch, type EpochSeconds, type Rule } from '../rule/model.js'
+import { isExpired, nowEpoch, type EpochSeconds, type Rule } from '../../common/rule/model.js'
 import { loadRules } from '../store/firewall-store.js'
 import { forwardEntriesFor, hopsOf } from './forwards.js'
 import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'

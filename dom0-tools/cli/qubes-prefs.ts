@@ -2,7 +2,8 @@
 import { Command } from 'commander'
 import { changeRegistry } from '../apply/follow.js'
 import { loadRegistry } from '../registry/registry.js'
-import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { runProgram } from '../../common/cli/run.js'
+import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 
 interface Options {
   default?: boolean

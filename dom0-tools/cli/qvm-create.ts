@@ -1,7 +1,8 @@
 // qvm-create: Qubes' command, making a domain in <qubes-dir>/qubes.xml.
 import { Command, Option } from 'commander'
-import { UsageError } from '../errors.js'
-import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { UsageError } from '../../common/errors.js'
+import { runProgram } from '../../common/cli/run.js'
+import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 import { changeRegistry } from '../apply/follow.js'
 
 interface Options {

@@ -1,8 +1,9 @@
 // qvm-features: Qubes' command for a domain's features (e.g. the agent transport of a netvm).
 import { Command } from 'commander'
-import { layoutTable } from '../rule/format-table.js'
+import { layoutTable } from '../../common/table.js'
 import { loadRegistry, modifyRegistry } from '../registry/registry.js'
-import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { runProgram } from '../../common/cli/run.js'
+import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 
 interface Options {
   unset?: boolean

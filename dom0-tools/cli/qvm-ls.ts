@@ -1,24 +1,18 @@
 // qvm-ls: Qubes' command, reduced to what this project keeps: NAME CLASS NETVM, or with -n NAME IP NETVM.
 import { Command } from 'commander'
+import { layoutTable } from '../../common/table.js'
 import { loadRegistry, type Domain } from '../registry/registry.js'
-import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { runProgram } from '../../common/cli/run.js'
+import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 
 interface Options {
   network?: boolean
   qubesDir?: string
 }
 
-/** Columns padded to their widest cell, two spaces apart; the last one is not padded. */
-export function formatTable(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? []
-  return rows
-    .map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ') + '\n')
-    .join('')
-}
-
 export function formatDomains(domains: readonly Domain[], network: boolean): string {
   const rows = domains.map((d) => [d.name, (network ? d.ip : d.klass) ?? '-', d.netvm ?? '-'])
-  return formatTable([['NAME', network ? 'IP' : 'CLASS', 'NETVM'], ...rows])
+  return layoutTable([['NAME', network ? 'IP' : 'CLASS', 'NETVM'], ...rows])
 }
 
 export function buildProgram(): Command {

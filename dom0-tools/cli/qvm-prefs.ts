@@ -1,8 +1,9 @@
 // qvm-prefs: Qubes' command, listing, showing, setting and resetting a domain's properties.
 import { Command, Option } from 'commander'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../../common/errors.js'
 import { loadRegistry, modifyRegistry, type PropertyValue } from '../registry/registry.js'
-import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { runProgram } from '../../common/cli/run.js'
+import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 import { changeRegistry } from '../apply/follow.js'
 
 interface Options {

@@ -3,9 +3,10 @@ import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline/promises'
 import { Command } from 'commander'
-import { UsageError } from '../errors.js'
+import { UsageError } from '../../common/errors.js'
 import { loadRegistry } from '../registry/registry.js'
-import { qubesDirOption, resolveQubesDir, runProgram } from './run.js'
+import { runProgram } from '../../common/cli/run.js'
+import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 import { changeRegistry } from '../apply/follow.js'
 
 interface Options {

@@ -1,6 +1,6 @@
 // qvm-firewall's edits as pure functions of the rule list: each returns the new list or throws.
-import { UsageError } from '../errors.js'
-import type { Rule } from '../rule/model.js'
+import { UsageError } from '../../common/errors.js'
+import type { Rule } from '../../common/rule/model.js'
 import { DEFAULT_RULES } from '../store/firewall-xml.js'
 import { formatRawRule } from '../rule/format-raw.js'
 

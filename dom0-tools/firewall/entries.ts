@@ -1,5 +1,5 @@
 // The QubesDB entries dom0 gives a VM's netvm, as Qubes' reload_firewall_for_vm writes them.
-import type { EpochSeconds, Rule } from '../rule/model.js'
+import type { EpochSeconds, Rule } from '../../common/rule/model.js'
 import { qdbEntries } from '../rule/format-qdb.js'
 
 export interface VmAddresses {

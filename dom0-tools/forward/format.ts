@@ -1,6 +1,6 @@
 // Forwards for people (`forward list`) and for firewall.xml.
-import { layoutTable } from '../rule/format-table.js'
-import { formatDstHost } from '../rule/values.js'
+import { layoutTable } from '../../common/table.js'
+import { formatDstHost } from '../../common/rule/values.js'
 import type { Forward } from './model.js'
 
 export function forwardProperties(forward: Forward): [string, string][] {

@@ -1,6 +1,6 @@
 // A port forward: a VM's service opened to the world outside its outermost netvm (qubes-issues
 // #4028, Qubes' manual multi-hop recipe, automated). Stored with the VM's firewall.
-import type { DstHost, Port } from '../rule/model.js'
+import type { DstHost, Port } from '../../common/rule/model.js'
 
 export type ForwardProto = 'tcp' | 'udp'
 

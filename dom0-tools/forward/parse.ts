@@ -1,6 +1,6 @@
 // Forwards from untrusted text: `forward add` words and options, and firewall.xml properties.
-import { RuleParseError } from '../errors.js'
-import { checkSafe, parseDstHost, parsePort } from '../rule/values.js'
+import { RuleParseError } from '../../common/errors.js'
+import { checkSafe, parseDstHost, parsePort } from '../../common/rule/values.js'
 import type { Forward, ForwardProto } from './model.js'
 
 export interface ForwardOptions {

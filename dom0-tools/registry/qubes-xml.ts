@@ -3,7 +3,7 @@
 // tags, comments, unknown attributes) is kept as parsed and written back unchanged, so a real
 // Qubes qubes.xml survives our edits.
 import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser'
-import { StoreError } from '../errors.js'
+import { StoreError } from '../../common/errors.js'
 
 /** A property's value; `viaRef` ones are stored as `<property name=".." ref=".."/>` (Qubes' labels). */
 export interface XmlProperty {

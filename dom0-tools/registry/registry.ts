@@ -2,11 +2,12 @@
 // messages (qubes/vm/__init__.py, qubes/vm/mix/net.py). Changes go through modifyRegistry().
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { StoreError, UsageError } from '../errors.js'
-import { parseIPv4, parseIPv6 } from '../rule/values.js'
-import { atomicWriteFile } from '../store/atomic-write.js'
+import { StoreError, UsageError } from '../../common/errors.js'
+import { parseIPv4, parseIPv6 } from '../../common/rule/values.js'
+import { atomicWriteFile } from '../../common/atomic-write.js'
+import { validateName } from '../../common/qube-name.js'
 import { withLock } from '../store/lock.js'
-import { readStoreFile } from '../store/read-file.js'
+import { readStoreFile } from '../../common/read-file.js'
 import { emptyQubesXml, parseQubesXml, serialiseQubesXml, type QubesXml, type XmlDomain } from './qubes-xml.js'
 
 export interface Domain {
@@ -42,31 +43,12 @@ const WRITE_ONCE = new Set(['qid', 'name', 'klass'])
 const NETWORK_PROPS = new Set(['netvm', 'provides_network', 'ip', 'ip6'])
 // properties naming another domain, which keep it from being removed
 const VM_REFERENCE_PROPS = new Set(['netvm', 'template', 'default_dispvm', 'management_dispvm', 'guivm', 'audiovm'])
-const NAME_CHARS = /^[a-zA-Z][a-zA-Z0-9_.-]*$/
 const PROPERTY_NAME = /^[a-z][a-z0-9_]*$/
 const FEATURE_NAME = /^[a-zA-Z0-9_.-]+$/
 const DECIMAL = /^(0|[1-9][0-9]{0,8})$/
 
 export function qubesXmlPath(qubesDir: string): string {
   return join(qubesDir, 'qubes.xml')
-}
-
-/** Qubes' validate_name(); returns the name or throws its message. */
-export function validateName(untrustedName: string): string {
-  const reason =
-    untrustedName.length > 31
-      ? 'VM name must be shorter than 32 characters'
-      : !NAME_CHARS.test(untrustedName)
-        ? 'VM name contains illegal characters'
-        : untrustedName === 'Domain-0'
-          ? "VM name cannot be 'Domain-0'"
-          : untrustedName === 'none' || untrustedName === 'default'
-            ? "VM name cannot be 'none' nor 'default'"
-            : untrustedName.endsWith('-dm')
-              ? 'VM name cannot end with -dm'
-              : undefined
-  if (reason !== undefined) throw new UsageError(`${reason}: '${untrustedName}'`)
-  return untrustedName
 }
 
 /** Qubes' property.bool: the spellings it accepts, stored as Python writes a bool. */

@@ -1,5 +1,5 @@
 // What dom0 writes to QubesDB for a VM's netvm (Qubes' Firewall.qdb_entries).
-import { isExpired, ruleFamily, type EpochSeconds, type Rule } from './model.js'
+import { isExpired, ruleFamily, type EpochSeconds, type Rule } from '../../common/rule/model.js'
 import { matchOptions } from './format-raw.js'
 
 /** The QubesDB form: no comment; expire kept, as the agent enforces it by itself. */

@@ -1,6 +1,6 @@
 // Qubes' API form of a rule: what `qvm-firewall --raw` prints and firewall.xml round-trips.
-import type { DstHost, Rule } from './model.js'
-import { formatDstHost, formatPorts } from './values.js'
+import type { DstHost, Rule } from '../../common/rule/model.js'
+import { formatDstHost, formatPorts } from '../../common/rule/values.js'
 
 export function dstHostKey(host: DstHost): 'dst4' | 'dst6' | 'dsthost' {
   return host.kind === 'ip4' ? 'dst4' : host.kind === 'ip6' ? 'dst6' : 'dsthost'

@@ -1,18 +1,9 @@
 // `qvm-firewall list`: Qubes' table, as `column -t` lays it out.
-import type { EpochSeconds, Rule } from './model.js'
-import { formatDstHost } from './values.js'
+import type { EpochSeconds, Rule } from '../../common/rule/model.js'
+import { layoutTable } from '../../common/table.js'
+import { formatDstHost } from '../../common/rule/values.js'
 
 export const TABLE_HEADER = ['NO', 'ACTION', 'HOST', 'PROTOCOL', 'PORT(S)', 'SPECIAL TARGET', 'ICMP TYPE', 'EXPIRE', 'COMMENT']
-
-/** Columns padded to their widest cell, two spaces apart; the last one is not padded. */
-export function layoutTable(rows: readonly (readonly string[])[]): string {
-  const widths: number[] = []
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)))
-  return rows
-    .map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  '))
-    .map((line) => line + '\n')
-    .join('')
-}
 
 function portsCell(rule: Rule): string | undefined {
   if ((rule.proto !== 'tcp' && rule.proto !== 'udp') || !rule.dstports) return undefined

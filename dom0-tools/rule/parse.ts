@@ -1,7 +1,7 @@
 // Rules from untrusted text: key=value options (API strings, firewall.xml, CLI words).
-import { RuleParseError } from '../errors.js'
-import { ACTIONS, PROTOS, type Action, type EpochSeconds, type Proto, type Rule } from './model.js'
-import { checkSafe, parseDstHost, parseExpire, parseIcmpType, parsePortRange } from './values.js'
+import { RuleParseError } from '../../common/errors.js'
+import { ACTIONS, PROTOS, type Action, type EpochSeconds, type Proto, type Rule } from '../../common/rule/model.js'
+import { checkSafe, parseDstHost, parseExpire, parseIcmpType, parsePortRange } from '../../common/rule/values.js'
 
 export const RULE_KEYS = ['action', 'dsthost', 'proto', 'dstports', 'icmptype', 'specialtarget', 'expire', 'comment'] as const
 export type RuleKey = (typeof RULE_KEYS)[number]

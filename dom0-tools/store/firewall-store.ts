@@ -2,11 +2,11 @@
 // atomic replace, so concurrent edits never lose a rule and a failed edit leaves the file untouched.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import type { EpochSeconds, Rule } from '../rule/model.js'
-import { atomicWriteFile } from './atomic-write.js'
+import type { EpochSeconds, Rule } from '../../common/rule/model.js'
+import { atomicWriteFile } from '../../common/atomic-write.js'
 import { DEFAULT_RULES, parseFirewallConfig, serialiseFirewallXml, type FirewallConfig } from './firewall-xml.js'
 import { withLock } from './lock.js'
-import { readStoreFile } from './read-file.js'
+import { readStoreFile } from '../../common/read-file.js'
 
 export function vmDir(qubesDir: string, vm: string): string {
   return join(qubesDir, 'appvms', vm)

@@ -1,9 +1,9 @@
 // firewall.xml in Qubes' formats: version 2 read and written, version 1 (Qubes < 4.0) read and
 // converted as qubes/firewall.py's load_v1 does.
-import { RuleParseError, StoreError } from '../errors.js'
-import { isExpired, type EpochSeconds, type Rule } from '../rule/model.js'
+import { RuleParseError, StoreError } from '../../common/errors.js'
+import { isExpired, type EpochSeconds, type Rule } from '../../common/rule/model.js'
 import { addOption, ruleFromOptions, type RuleOptions } from '../rule/parse.js'
-import { formatDstHost } from '../rule/values.js'
+import { formatDstHost } from '../../common/rule/values.js'
 import { forwardProperties } from '../forward/format.js'
 import type { Forward } from '../forward/model.js'
 import { forwardFromProperties } from '../forward/parse.js'

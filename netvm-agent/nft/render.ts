@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js'
 // Pure rendering: the desired state (typed VM rules, resolved names) -> one list of nft commands.
-import type { EpochSeconds, Hostname } from '../../dom0-tools/rule/model.js'
+import type { EpochSeconds, Hostname } from '../../common/rule/model.js'
 import type { Family, ForwardRule, FwRule, Resolution, VmEntry } from '../push/model.js'
 import { chain, rule } from './base.js'
 import {

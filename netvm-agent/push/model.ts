@@ -1,6 +1,6 @@
 // A push, parsed: what the renderer may trust. Built only by parsePush().
 import type ipaddr from 'ipaddr.js'
-import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from '../../dom0-tools/rule/model.js'
+import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from '../../common/rule/model.js'
 
 export type Family = 4 | 6
 
@@ -21,7 +21,7 @@ export interface FwRule {
   readonly expire?: EpochSeconds
 }
 
-import type { Resolution } from '../dns/resolver.js'
+import type { Resolution } from '../../common/dns/resolver.js'
 
 export type { Resolution }
 

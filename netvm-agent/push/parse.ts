@@ -1,11 +1,11 @@
 // The trust boundary: a push (QubesDB paths -> strings) is parsed once into a typed Push.
 // A VM whose entries do not parse becomes a VmFailure (blocked), never a crash, never a skip.
 import type ipaddr from 'ipaddr.js'
-import { RuleParseError } from '../../dom0-tools/errors.js'
-import type { Action, DstHost, EpochSeconds, Hostname } from '../../dom0-tools/rule/model.js'
+import { RuleParseError } from '../../common/errors.js'
+import type { Action, DstHost, EpochSeconds, Hostname } from '../../common/rule/model.js'
 import {
   parseDstHost, parseExpire, parseHostname, parseIcmpType, parseIPv4, parseIPv6, parsePortRange,
-} from '../../dom0-tools/rule/values.js'
+} from '../../common/rule/values.js'
 import { PushError } from '../errors.js'
 import type { Family, ForwardRule, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
 

@@ -1,7 +1,7 @@
 // qubes.ConnectTCP: the service end qrexec runs in the target qube (install the bin as
 // /etc/qubes-rpc/qubes.ConnectTCP). Its stdin/stdout are the caller's connection.
 import { Command } from 'commander'
-import { runProgram } from '../../dom0-tools/cli/run.js'
+import { runProgram } from '../../common/cli/run.js'
 import { runService, serviceArgument } from '../connect-tcp/service.js'
 
 export const PROG = 'qubes.ConnectTCP'

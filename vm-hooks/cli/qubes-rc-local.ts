@@ -1,8 +1,8 @@
 // qubes-rc-local: runs <rw-dir>/rc.local at the qube's start (the vm-hooks systemd unit calls it),
 // logging its output and reporting how it ended.
 import { Command } from 'commander'
-import { runProgram } from '../../dom0-tools/cli/run.js'
-import { UsageError } from '../../dom0-tools/errors.js'
+import { runProgram } from '../../common/cli/run.js'
+import { UsageError } from '../../common/errors.js'
 import { DEFAULT_RW_DIR } from '../connect-tcp/persist.js'
 import { DEFAULT_RC_LOCAL_TIMEOUT_MS, describeResult, failed, formatOutcome, runRcLocal } from '../rc-local.js'
 

@@ -5,9 +5,9 @@ import { closeSync, openSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Command, Option } from 'commander'
-import { runProgram } from '../../dom0-tools/cli/run.js'
-import { UsageError } from '../../dom0-tools/errors.js'
-import { formatTable } from '../../dom0-tools/cli/qvm-ls.js'
+import { runProgram } from '../../common/cli/run.js'
+import { UsageError } from '../../common/errors.js'
+import { layoutTable } from '../../common/table.js'
 import { BindingError, USAGE, formatBinding, parseBinding, parsePort, shown, type Binding } from '../connect-tcp/binding.js'
 import { LISTEN_HOST, listenBinding, qrexecClientProgram } from '../connect-tcp/listen.js'
 import { DEFAULT_RW_DIR, persist, unpersist, unitNames, type PersistReport } from '../connect-tcp/persist.js'
@@ -99,7 +99,7 @@ function bindingMessage(binding: Binding): string {
 
 function formatRecords(records: readonly BindingRecord[]): string {
   const rows = records.map((r) => [String(r.binding.localPort), r.binding.vm, String(r.binding.port), String(r.pid)])
-  return formatTable([['LOCALPORT', 'VMNAME', 'PORT', 'PID'], ...rows])
+  return layoutTable([['LOCALPORT', 'VMNAME', 'PORT', 'PID'], ...rows])
 }
 
 function formatPersist(report: PersistReport): string {

@@ -1,6 +1,6 @@
 // `[LOCALPORT]:[VMNAME]:[PORT]`, Qubes' qvm-connect-tcp argument, parsed once at the edge into a
 // Binding; past it, ports are Ports and the VM is a checked qrexec target.
-import { validateName } from '../../dom0-tools/registry/registry.js'
+import { validateName } from '../../common/qube-name.js'
 
 export type Port = number & { readonly __brand: 'Port' }
 

@@ -5,7 +5,7 @@
 // them at every boot (an AppVM's root filesystem does not keep them).
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { atomicWriteFile } from '../../dom0-tools/store/atomic-write.js'
+import { atomicWriteFile } from '../../common/atomic-write.js'
 import { formatBinding, qrexecArgs, type Binding } from './binding.js'
 import { DEFAULT_QREXEC_CLIENT_VM, LISTEN_HOST } from './listen.js'
 

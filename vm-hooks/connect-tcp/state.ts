@@ -5,7 +5,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync } f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { atomicWriteFile } from '../../dom0-tools/store/atomic-write.js'
+import { atomicWriteFile } from '../../common/atomic-write.js'
 import { formatBinding, parseBinding, type Binding } from './binding.js'
 
 export interface BindingRecord {

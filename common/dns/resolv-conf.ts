@@ -1,5 +1,5 @@
 // The netvm's nameservers, from resolv.conf's `nameserver` lines (what specialtarget=dns means).
-import { parseIPv4, parseIPv6 } from '../../dom0-tools/rule/values.js'
+import { parseIPv4, parseIPv6 } from '../rule/values.js'
 
 export interface Nameservers {
   readonly 4: readonly string[]

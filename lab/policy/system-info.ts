@@ -1,5 +1,5 @@
 // What the policy knows of each domain, from dom0's registry (qubes.xml).
-import type { Registry } from '../registry/registry.js'
+import type { Registry } from '../../dom0-tools/registry/registry.js'
 import type { DomainInfo, SystemInfo } from './model.js'
 
 /**

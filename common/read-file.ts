@@ -2,7 +2,7 @@
 // failure is an error naming the path, never a default (an unreadable firewall.xml must not read as
 // accept-all). Only regular files of bounded size are read, and opening never blocks (a FIFO).
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs'
-import { StoreError } from '../errors.js'
+import { StoreError } from './errors.js'
 
 /** Far above any real qubes.xml or firewall.xml (Qubes' own stay in the kilobytes to low megabytes). */
 export const STORE_FILE_MAX_BYTES = 64 << 20

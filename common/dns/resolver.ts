@@ -5,7 +5,7 @@ import { randomInt } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { connect } from 'node:net'
 import dnsPacket from 'dns-packet'
-import { parseIPv4, parseIPv6 } from '../../dom0-tools/rule/values.js'
+import { parseIPv4, parseIPv6 } from '../rule/values.js'
 
 export type Resolution = { readonly addresses: readonly string[] } | { readonly error: string }
 

@@ -1,17 +1,6 @@
-// The one place where a dom0 command's errors become Qubes' single stderr line and exit code.
+// The one place where a command's errors become Qubes' single stderr line and exit code.
 import { Command, CommanderError } from 'commander'
 import { packageVersion } from './version.js'
-
-export const DEFAULT_QUBES_DIR = '/var/lib/qubes'
-
-/** `--qubes-dir DIR`, else $QUBES_DIR, else /var/lib/qubes. */
-export function qubesDirOption(cmd: Command): Command {
-  return cmd.option('--qubes-dir <dir>', 'where qubes.xml and appvms/ live (env QUBES_DIR)')
-}
-
-export function resolveQubesDir(opts: { qubesDir?: string }): string {
-  return opts.qubesDir ?? process.env['QUBES_DIR'] ?? DEFAULT_QUBES_DIR
-}
 
 /** Reports an error as `<prog>: error: <message>` and sets exit code 1. */
 export function reportError(prog: string, err: unknown): void {
