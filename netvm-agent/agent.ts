@@ -1,23 +1,18 @@
-// The agent's core: keeps the desired state (every VM's parsed rules), resolves names, and turns
-// each change into ONE nft transaction. Effects are passed in, so all of this runs without root.
-//
-// Every VM has its own chain, reached by source address through a verdict map. A one-VM update
-// never deletes anything while the caller waits (a deletion makes the kernel wait ~15 ms): it
-// adds a fresh chain and points the overlay map qf-vms-update (looked up first) at it. The
-// clean-up (move the entry to qf-vms, delete the old chain) runs after, in collectGarbage().
+// The agent's core: keeps what is loaded (every VM's parsed rules), gathers what a plan needs (names
+// resolved, the kernel's facts, the clock), has plan.ts turn a change into the commands of ONE nft
+// transaction, loads it, and reports. Effects are passed in, so all of this runs without root.
 import type { EpochSeconds, Hostname } from '../common/rule/model.js'
 import type { Resolution } from '../common/dns/resolver.js'
 import type { Nameservers } from '../common/dns/resolv-conf.js'
 import { NftApplyError } from './errors.js'
-import { baseTable } from './nft/base.js'
-import { OWNER_COMMENT, TABLE } from './nft/expr.js'
-import type { Command, NftFamily } from './nft/model.js'
-import {
-  VM_CHAIN_PREFIX, VM_MAP, VM_OVERLAY_MAP, customDnatChain, deleteChain, dispatchJump, dnatJump, mapElement,
-  nftFamily, renderConnectedSet, renderForwards, renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
-} from './nft/render.js'
+import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from './kernel-facts.js'
+import type { Command } from './nft/model.js'
+import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
+import { chainNamer, familyOf, planFull, planGarbage, planIncremental, type Connected, type LoadedVm, type PlanInput } from './plan.js'
 import type { Family, ForwardRule, FwRule, Push, VmEntry } from './push/model.js'
+
+export type { LoadedVm }
 
 export interface AgentEffects {
   runNft: (json: string) => Promise<void>
@@ -43,30 +38,13 @@ export interface ApplyResult {
   error?: string
 }
 
-export interface LoadedVm {
-  entry: VmEntry
-  /** Effective resolutions: dom0's, else the agent's own. */
-  resolution: Map<Hostname, Resolution>
-  chain: string
-  /** The entry lives in the overlay map until collectGarbage() moves it. */
-  inOverlay: boolean
-  /** A chain that no longer serves and waits for collectGarbage(). */
-  retired?: string
-}
-
-const FAMILIES: NftFamily[] = ['ip', 'ip6']
-
-function familyOf(entry: VmEntry): Family {
-  return entry.ok ? entry.vm.family : entry.failure.family
-}
-
 export class Agent {
   private vms = new Map<string, LoadedVm>()
   private connected: { 4?: readonly string[]; 6?: readonly string[] } = {}
   private forwards: readonly ForwardRule[] = []
   /** Whether our skeleton (and the jump in custom-forward) is known to be in place. */
   private skeletonReady = false
-  private generation = 0
+  private readonly nextChain = chainNamer()
   lastError: string | null = null
 
   constructor(private readonly fx: AgentEffects) {}
@@ -79,21 +57,17 @@ export class Agent {
     return this.forwards
   }
 
-  /**
-   * A fresh chain name: a counter, not the clock, so that renders of one push are identical; names
-   * still in the kernel (a run before a restart) are skipped, as a transaction cannot add a chain
-   * it deletes.
-   */
-  private nextChain(ip: string, inKernel: ReadonlySet<string> = new Set()): string {
-    for (;;) {
-      const name = vmChainName(ip, (this.generation++).toString(36))
-      if (!inKernel.has(name)) return name
-    }
-  }
-
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. */
   async replace(push: Push): Promise<ApplyResult> {
     return this.full(push)
+  }
+
+  /** What replace() would load into a namespace where nothing exists yet (names resolved as it would). */
+  async render(push: Push): Promise<string> {
+    const resolutions = await this.resolveNames(push)
+    const connected = this.connectedOf(push)
+    const plan = planFull(push.vms, { connected, forwards: push.forwards ?? [] }, FRESH_NAMESPACE, this.planInput(resolutions))
+    return serialise(plan.commands)
   }
 
   /** Only the VMs in the push (and /connected-ips* when present) change. */
@@ -125,20 +99,10 @@ export class Agent {
 
   /** Moves overlay entries into qf-vms and deletes retired chains, in one transaction. */
   async collectGarbage(): Promise<void> {
-    const commands: Command[] = []
-    const done: LoadedVm[] = []
-    for (const [ip, vm] of this.vms) {
-      const family = familyOf(vm.entry)
-      if (vm.inOverlay) {
-        commands.push(mapElement('delete', family, VM_MAP, ip), mapElement('add', family, VM_MAP, ip, vm.chain))
-        commands.push(mapElement('delete', family, VM_OVERLAY_MAP, ip))
-      }
-      if (vm.retired !== undefined) commands.push(deleteChain(family, vm.retired))
-      if (vm.inOverlay || vm.retired !== undefined) done.push(vm)
-    }
+    const { commands, cleaned } = planGarbage(this.vms)
     if (commands.length === 0) return
     await this.fx.runNft(serialise(commands))
-    for (const vm of done) {
+    for (const vm of cleaned) {
       vm.inOverlay = false
       delete vm.retired
     }
@@ -174,20 +138,17 @@ export class Agent {
     return perVm
   }
 
-  /** Whether a chain (custom-forward, custom-dnat) exists and holds our jump. Lists only that small chain: listing a table makes nft fetch every rule. */
-  private async dispatchState(family: NftFamily, chainName = 'custom-forward'): Promise<'missing-table' | 'missing-jump' | 'present'> {
-    const listing = (await this.fx.listNft(['chain', family, TABLE, chainName])) as { nftables?: { rule?: { comment?: string } }[] } | undefined
-    if (listing === undefined) return 'missing-table'
-    return (listing.nftables ?? []).some((item) => item.rule?.comment === OWNER_COMMENT) ? 'present' : 'missing-jump'
+  private planInput(resolutions: Map<string, Map<Hostname, Resolution>>): PlanInput {
+    return { resolutions, ctx: this.context(resolutions), nextChain: this.nextChain }
   }
 
-  /** Every VM chain of ours in the kernel, by family (from a run before a restart, too). */
-  private async existingVmChains(family: NftFamily): Promise<string[]> {
-    const listing = (await this.fx.listNft(['chains', family])) as { nftables?: { chain?: { table?: string; name?: string } }[] } | undefined
-    return (listing?.nftables ?? [])
-      .map((item) => item.chain)
-      .filter((c) => c?.table === TABLE && c.name?.startsWith(VM_CHAIN_PREFIX))
-      .map((c) => c?.name as string)
+  /** /connected-ips* as they will be once `push` is in. */
+  private connectedOf(push: Push): Connected {
+    return {
+      ...this.connected,
+      ...(push.connectedIps4 && { 4: push.connectedIps4.map(String) }),
+      ...(push.connectedIps6 && { 6: push.connectedIps6.map(String) }),
+    }
   }
 
   private context(resolutions: Map<string, Map<Hostname, Resolution>>): RenderContext {
@@ -209,43 +170,23 @@ export class Agent {
   /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
   private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms): Promise<ApplyResult> {
     const resolutions = await this.resolveNames(push)
-    const previous = { vms: this.vms, connected: { ...this.connected }, forwards: this.forwards }
+    const previous = { connected: { ...this.connected }, forwards: this.forwards }
     this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
-    const ctx = this.context(resolutions)
-    const commands: Command[] = []
-    const inKernel = new Set<string>()
-    for (const family of FAMILIES) {
-      const fam: Family = family === 'ip' ? 4 : 6
-      const dispatch = await this.dispatchState(family)
-      if (dispatch === 'missing-table') commands.push(...baseTable(family))
-      commands.push(...renderOwnedSkeleton(family, this.connected[fam]))
-      if (dispatch !== 'present') commands.push({ insert: { rule: dispatchJump(family) } })
-      const dnatDispatch = dispatch === 'missing-table' ? 'missing-jump' : await this.dispatchState(family, 'custom-dnat')
-      // a base table without custom-dnat (not Qubes 4.2's) gets one, as Qubes 4.2 has it
-      if (dnatDispatch === 'missing-table') commands.push({ add: { chain: customDnatChain(family) } })
-      if (dnatDispatch !== 'present') commands.push({ insert: { rule: dnatJump(family) } })
-      commands.push(...renderForwards(family, this.forwards))
-      const stale = dispatch === 'missing-table' ? [] : await this.existingVmChains(family)
-      for (const name of stale) commands.push(deleteChain(fam, name)), inKernel.add(name)
-    }
-    const next = new Map<string, LoadedVm>()
-    for (const [ip, entry] of push.vms) {
-      const chainName = this.nextChain(ip, inKernel)
-      commands.push(...renderVmChain(entry, ctx, chainName), mapElement('add', familyOf(entry), VM_MAP, ip, chainName))
-      next.set(ip, { entry, resolution: resolutions.get(ip) ?? new Map(), chain: chainName, inOverlay: false })
-    }
-    const removed = [...previous.vms.keys()].filter((ip) => !push.vms.has(ip))
+    const input = this.planInput(resolutions)
+    const facts: KernelFacts = await readKernelFacts(this.fx.listNft)
+    const plan = planFull(push.vms, { connected: this.connected, forwards: this.forwards }, facts, input)
+    const removed = [...this.vms.keys()].filter((ip) => !push.vms.has(ip))
     try {
-      await this.fx.runNft(serialise(commands))
+      await this.load(plan.commands)
     } catch (err) {
       this.connected = previous.connected
       this.forwards = previous.forwards
       return this.refused(err, push, (blocked) => this.full(blocked, reported))
     }
-    this.vms = next
+    this.vms = plan.vms
     this.skeletonReady = true
-    return this.report(reported, ctx, removed, push)
+    return this.report(reported, input.ctx, removed, push)
   }
 
   /** Changes only the pushed VMs: fresh chains behind the overlay map; nothing deleted but removed VMs. */
@@ -253,44 +194,29 @@ export class Agent {
     // an entry still in the overlay must move out before the VM can be updated again
     if ([...push.vms.keys(), ...removed].some((ip) => this.vms.get(ip)?.inOverlay)) await this.collectGarbage()
     const resolutions = await this.resolveNames(push)
-    const previousConnected = { ...this.connected }
-    const previousForwards = this.forwards
+    const previous = { connected: { ...this.connected }, forwards: this.forwards }
     const connectedChanged = this.takeConnected(push)
-    const ctx = this.context(resolutions)
-    const commands: Command[] = []
-    if (push.forwards) {
-      this.forwards = push.forwards
-      for (const family of FAMILIES) commands.push(...renderForwards(family, this.forwards))
-    }
-    for (const fam of connectedChanged) commands.push(...renderConnectedSet(nftFamily(fam), this.connected[fam] ?? []))
-    for (const ip of removed) {
-      const old = this.vms.get(ip) as LoadedVm
-      const family = familyOf(old.entry)
-      commands.push(mapElement('delete', family, VM_MAP, ip), deleteChain(family, old.chain))
-      if (old.retired !== undefined) commands.push(deleteChain(family, old.retired))
-    }
-    const changes = new Map<string, LoadedVm>()
-    for (const [ip, entry] of push.vms) {
-      const old = this.vms.get(ip)
-      const chainName = this.nextChain(ip)
-      commands.push(...renderVmChain(entry, ctx, chainName))
-      // a VM seen for the first time goes straight into qf-vms: adding is cheap, only replacing is not
-      commands.push(mapElement('add', familyOf(entry), old ? VM_OVERLAY_MAP : VM_MAP, ip, chainName))
-      changes.set(ip, {
-        entry, resolution: resolutions.get(ip) ?? new Map(), chain: chainName, inOverlay: old !== undefined,
-        ...(old && { retired: old.chain }),
-      })
-    }
+    if (push.forwards) this.forwards = push.forwards
+    const input = this.planInput(resolutions)
+    const plan = planIncremental(
+      this.vms,
+      { vms: push.vms, removed, connected: this.connected, connectedChanged, ...(push.forwards && { forwards: push.forwards }) },
+      input,
+    )
     try {
-      await this.fx.runNft(serialise(commands))
+      await this.load(plan.commands)
     } catch (err) {
-      this.connected = previousConnected
-      this.forwards = previousForwards
+      this.connected = previous.connected
+      this.forwards = previous.forwards
       return this.refused(err, push, (blocked) => this.incremental(blocked, removed))
     }
     for (const ip of removed) this.vms.delete(ip)
-    for (const [ip, vm] of changes) this.vms.set(ip, vm)
-    return this.report(push.vms, ctx, removed, push)
+    for (const [ip, vm] of plan.vms) this.vms.set(ip, vm)
+    return this.report(push.vms, input.ctx, removed, push)
+  }
+
+  private async load(commands: readonly Command[]): Promise<void> {
+    await this.fx.runNft(serialise(commands))
   }
 
   /** nft refused: the kernel kept the old ruleset whole. Fail closed: block the pushed VMs instead. */

@@ -57,10 +57,9 @@ export function buildProgram(): Command {
     .description('print the nft transaction (JSON) that apply would load for the push on stdin')
     .action(async () => {
       const push = await readPushFromStdin()
-      let captured = ''
-      const fx: AgentEffects = { ...realEffects(opts().resolvConf), runNft: async (json) => void (captured = json), listNft: async () => undefined }
-      await new Agent(fx).replace(push)
-      process.stdout.write(JSON.stringify(JSON.parse(captured), null, 2) + '\n')
+      // planned for a namespace where nothing exists yet; the kernel is neither read nor changed
+      const fx: AgentEffects = { ...realEffects(opts().resolvConf), runNft: async () => {}, listNft: async () => undefined }
+      process.stdout.write(await new Agent(fx).render(push))
     })
 
   program

@@ -71,6 +71,25 @@ t.test('a qvm-firewall change applies at once', async (t) => {
   t.same(await probe('work', WWW80), ['refused'])
 })
 
+t.test('an exec: transport, as shell-style words with quotes and as a JSON array', async (t) => {
+  const socket = `${LAB_DIR}/sys-firewall/agent.sock`
+  const agent = `${process.cwd()}/dist/netvm-agent/bin/qubes-firewall-agent.js`
+  const forms = [
+    // the quoted word holds a space: split on whitespace alone, it would reach the agent as two
+    `exec:ip netns exec '${ns('sys-firewall')}' sh -c '"$0" "$1" --socket "$2" connect' ${process.execPath} ${agent} ${socket}`,
+    `exec:${JSON.stringify(['ip', 'netns', 'exec', ns('sys-firewall'), process.execPath, agent, '--socket', socket, 'connect'])}`,
+  ]
+  t.teardown(() => dom0('qvm-features', 'sys-firewall', 'qubes-firewall-transport', `unix:${socket}`))
+  for (const form of forms) {
+    t.equal((await dom0('qvm-features', 'sys-firewall', 'qubes-firewall-transport', form)).code, 0)
+    const reload = await dom0('qvm-firewall', 'work', '--reload')
+    t.match(reload, { code: 0, stderr: /^rules of work applied in sys-firewall/ }, form)
+  }
+  t.equal((await dom0('qvm-features', 'sys-firewall', 'qubes-firewall-transport', "exec:ip netns exec 'unbalanced")).code, 0)
+  const refused = await dom0('qvm-firewall', 'work', '--reload')
+  t.match(refused.stderr, /feature qubes-firewall-transport: unbalanced single quote/, 'an unbalanced quote is an error, not a guess')
+})
+
 t.test('a name rule follows what dnsmasq answers at apply time', async (t) => {
   const hosts = `${LAB_DIR}/hosts`
   const original = readFileSync(hosts, 'utf8')

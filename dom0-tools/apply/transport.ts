@@ -1,20 +1,29 @@
 // How dom0 reaches a netvm's agent: its Unix socket, or a command whose stdio is the socket
 // (`qrexec-client -d {netvm} ...`, `ssh`, `ip netns exec`). One JSON request a line, one answer a line.
+import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
-import { execa } from 'execa'
+import { CommandLineError, parseCommandLine } from './command-line.js'
 
 export type Transport = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'exec'; readonly argv: readonly string[] }
 
 export const TRANSPORT_FEATURE = 'qubes-firewall-transport'
 export const DEFAULT_SOCKET = '/run/qubes-firewall/agents/{netvm}.sock'
 
-/** The netvm's `qubes-firewall-transport` feature: `unix:PATH` or `exec:COMMAND ARGS` ({netvm} is replaced). */
+/**
+ * The netvm's `qubes-firewall-transport` feature: `unix:PATH`, or `exec:COMMAND` as shell-style
+ * words (quotes kept together: `exec:qrexec-client -d {netvm} 'root:QUBESRPC qubes.FirewallAgent dom0'`)
+ * or a JSON array of argv. `{netvm}` is replaced in each word, after splitting.
+ */
 export function parseTransport(untrusted: string | undefined, netvm: string): Transport {
-  const spec = (untrusted ?? `unix:${DEFAULT_SOCKET}`).replaceAll('{netvm}', netvm)
-  if (spec.startsWith('unix:') && spec.length > 5) return { kind: 'unix', path: spec.slice(5) }
+  const spec = untrusted ?? `unix:${DEFAULT_SOCKET}`
+  if (spec.startsWith('unix:') && spec.length > 5) return { kind: 'unix', path: spec.slice(5).replaceAll('{netvm}', netvm) }
   if (spec.startsWith('exec:')) {
-    const argv = spec.slice(5).trim().split(/\s+/).filter((w) => w !== '')
-    if (argv.length > 0) return { kind: 'exec', argv }
+    try {
+      return { kind: 'exec', argv: parseCommandLine(spec.slice(5)).map((word) => word.replaceAll('{netvm}', netvm)) }
+    } catch (err) {
+      if (err instanceof CommandLineError) throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE}: ${err.message} in '${spec.slice(0, 200)}'`)
+      throw err
+    }
   }
   throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE} must be unix:PATH or exec:COMMAND, not '${spec.slice(0, 80)}'`)
 }
@@ -50,10 +59,9 @@ export async function exchange(transport: Transport, requests: readonly object[]
     }
   }
   if (transport.kind === 'exec') {
-    const [file = '', ...args] = transport.argv
-    const result = await execa(file, args, { input: payload, reject: false, timeout: timeoutMs })
-    if (result.failed && result.stdout === '') {
-      throw new UnreachableError(`${transport.argv.join(' ')}: ${(result.stderr || result.shortMessage || 'failed').split('\n')[0] ?? ''}`)
+    const result = await runWithInput(transport.argv, payload, timeoutMs)
+    if (result.failure !== undefined && result.stdout === '') {
+      throw new UnreachableError(`${transport.argv.join(' ')}: ${(result.stderr || result.failure).split('\n')[0] ?? ''}`)
     }
     collectLines(requests.length, onLine)(result.stdout + '\n')
   } else {
@@ -77,4 +85,29 @@ export async function exchange(transport: Transport, requests: readonly object[]
   }
   if (answers.length < requests.length) throw new UnreachableError('the agent did not answer every request')
   return answers
+}
+
+/** Runs argv with `input` on its stdin: its output, and why it failed if it did (node:child_process: execa's start-up cost is not worth it here). */
+function runWithInput(argv: readonly string[], input: string, timeoutMs: number): Promise<{ stdout: string; stderr: string; failure?: string }> {
+  return new Promise((resolve) => {
+    const [file = '', ...args] = argv
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let failure: string | undefined
+    const timer = setTimeout(() => {
+      failure = `timed out after ${timeoutMs} ms`
+      child.kill('SIGKILL')
+    }, timeoutMs)
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.stdin.on('error', () => {})
+    child.on('error', (err: NodeJS.ErrnoException) => (failure = `cannot run: ${err.code ?? err.message}`))
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      if (failure === undefined && code !== 0) failure = signal ? `killed by ${signal}` : `exit code ${code}`
+      resolve(failure === undefined ? { stdout, stderr } : { stdout, stderr, failure })
+    })
+    child.stdin.end(input)
+  })
 }

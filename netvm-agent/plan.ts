@@ -1,0 +1,149 @@
+// The agent's planning, pure: what is loaded, what is pushed and what the kernel holds -> the
+// commands of one nft transaction, and what will be loaded once it is in. No process, no clock,
+// no DNS: the agent (agent.ts) gathers those and runs the plan.
+//
+// Every VM has its own chain, reached by source address through a verdict map. A one-VM update
+// never deletes anything while the caller waits (a deletion makes the kernel wait ~15 ms): it adds
+// a fresh chain and points the overlay map qf-vms-update (looked up first) at it. The clean-up
+// (move the entry to qf-vms, delete the old chain) is planned apart, by planGarbage().
+import type { Hostname } from '../common/rule/model.js'
+import type { KernelFacts } from './kernel-facts.js'
+import { baseTable } from './nft/base.js'
+import type { Command, NftFamily } from './nft/model.js'
+import {
+  VM_MAP, VM_OVERLAY_MAP, customDnatChain, deleteChain, dispatchJump, dnatJump, mapElement, nftFamily, renderConnectedSet,
+  renderForwards, renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
+} from './nft/render.js'
+import type { Family, ForwardRule, Resolution, VmEntry } from './push/model.js'
+
+export interface LoadedVm {
+  entry: VmEntry
+  /** Effective resolutions: dom0's, else the agent's own. */
+  resolution: Map<Hostname, Resolution>
+  chain: string
+  /** The entry lives in the overlay map until the clean-up moves it. */
+  inOverlay: boolean
+  /** A chain that no longer serves and waits for the clean-up. */
+  retired?: string
+}
+
+export type Connected = { readonly 4?: readonly string[]; readonly 6?: readonly string[] }
+
+/** What a plan needs besides the push: how each VM's names resolved, the render context, fresh chain names. */
+export interface PlanInput {
+  readonly resolutions: ReadonlyMap<string, Map<Hostname, Resolution>>
+  readonly ctx: RenderContext
+  /** A chain name never used before and not in `taken` (a counter, not the clock: renders repeat). */
+  readonly nextChain: (ip: string, taken: ReadonlySet<string>) => string
+}
+
+export interface Plan {
+  readonly commands: Command[]
+  /** The VMs as they will be loaded once the commands are in. */
+  readonly vms: Map<string, LoadedVm>
+}
+
+const FAMILIES: NftFamily[] = ['ip', 'ip6']
+
+export function familyOf(entry: VmEntry): Family {
+  return entry.ok ? entry.vm.family : entry.failure.family
+}
+
+/** Our part of one family: the base table where missing, our skeleton, the jumps, the forwards, old VM chains gone. */
+function planFamily(family: NftFamily, facts: KernelFacts, connected: Connected, forwards: readonly ForwardRule[]): Command[] {
+  const fam: Family = family === 'ip' ? 4 : 6
+  const { forward, vmChains } = facts[family]
+  // a base table made here comes with custom-dnat (Qubes 4.2's); one without it (older) gets one
+  const dnat = forward === 'missing-table' ? 'missing-jump' : facts[family].dnat
+  return [
+    ...(forward === 'missing-table' ? baseTable(family) : []),
+    ...renderOwnedSkeleton(family, connected[fam]),
+    ...(forward !== 'present' ? [{ insert: { rule: dispatchJump(family) } }] : []),
+    ...(dnat === 'missing-table' ? [{ add: { chain: customDnatChain(family) } }] : []),
+    ...(dnat !== 'present' ? [{ insert: { rule: dnatJump(family) } }] : []),
+    ...renderForwards(family, forwards),
+    ...vmChains.map((name) => deleteChain(fam, name)),
+  ]
+}
+
+/** Everything from scratch: skeleton, both maps, every VM of `vms` in a fresh chain, all old chains deleted. */
+export function planFull(
+  vms: ReadonlyMap<string, VmEntry>,
+  state: { connected: Connected; forwards: readonly ForwardRule[] },
+  facts: KernelFacts,
+  input: PlanInput,
+): Plan {
+  const commands = FAMILIES.flatMap((family) => planFamily(family, facts, state.connected, state.forwards))
+  const taken = new Set([...facts.ip.vmChains, ...facts.ip6.vmChains])
+  const next = new Map<string, LoadedVm>()
+  for (const [ip, entry] of vms) {
+    const chain = input.nextChain(ip, taken)
+    commands.push(...renderVmChain(entry, input.ctx, chain), mapElement('add', familyOf(entry), VM_MAP, ip, chain))
+    next.set(ip, { entry, resolution: input.resolutions.get(ip) ?? new Map(), chain, inOverlay: false })
+  }
+  return { commands, vms: next }
+}
+
+/** Only the pushed VMs (fresh chains behind the overlay map) and the removed ones change; `vms` holds just those changes. */
+export function planIncremental(
+  loaded: ReadonlyMap<string, LoadedVm>,
+  change: {
+    vms: ReadonlyMap<string, VmEntry>
+    removed: readonly string[]
+    connected: Connected
+    connectedChanged: ReadonlySet<Family>
+    forwards?: readonly ForwardRule[]
+  },
+  input: PlanInput,
+): Plan {
+  const commands: Command[] = []
+  if (change.forwards) for (const family of FAMILIES) commands.push(...renderForwards(family, change.forwards))
+  for (const fam of change.connectedChanged) commands.push(...renderConnectedSet(nftFamily(fam), change.connected[fam] ?? []))
+  for (const ip of change.removed) {
+    const old = loaded.get(ip)
+    if (old === undefined) continue
+    const family = familyOf(old.entry)
+    commands.push(mapElement('delete', family, VM_MAP, ip), deleteChain(family, old.chain))
+    if (old.retired !== undefined) commands.push(deleteChain(family, old.retired))
+  }
+  const changes = new Map<string, LoadedVm>()
+  for (const [ip, entry] of change.vms) {
+    const old = loaded.get(ip)
+    const chain = input.nextChain(ip, new Set())
+    commands.push(...renderVmChain(entry, input.ctx, chain))
+    // a VM seen for the first time goes straight into qf-vms: adding is cheap, only replacing is not
+    commands.push(mapElement('add', familyOf(entry), old ? VM_OVERLAY_MAP : VM_MAP, ip, chain))
+    changes.set(ip, {
+      entry, resolution: input.resolutions.get(ip) ?? new Map(), chain, inOverlay: old !== undefined,
+      ...(old && { retired: old.chain }),
+    })
+  }
+  return { commands, vms: changes }
+}
+
+/** The clean-up after updates: overlay entries moved into qf-vms, retired chains deleted. */
+export function planGarbage(loaded: ReadonlyMap<string, LoadedVm>): { commands: Command[]; cleaned: LoadedVm[] } {
+  const commands: Command[] = []
+  const cleaned: LoadedVm[] = []
+  for (const [ip, vm] of loaded) {
+    const family = familyOf(vm.entry)
+    if (vm.inOverlay) {
+      commands.push(mapElement('delete', family, VM_MAP, ip), mapElement('add', family, VM_MAP, ip, vm.chain))
+      commands.push(mapElement('delete', family, VM_OVERLAY_MAP, ip))
+    }
+    if (vm.retired !== undefined) commands.push(deleteChain(family, vm.retired))
+    if (vm.inOverlay || vm.retired !== undefined) cleaned.push(vm)
+  }
+  return { commands, cleaned }
+}
+
+/** A namer for fresh chains: a counter, skipping names that exist. */
+export function chainNamer(): (ip: string, taken: ReadonlySet<string>) => string {
+  let generation = 0
+  return (ip, taken) => {
+    for (;;) {
+      const name = vmChainName(ip, (generation++).toString(36))
+      if (!taken.has(name)) return name
+    }
+  }
+}
