@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 npm run build
+# the tests run from their sources: type-check them too, so a wrong test fails here, not by chance
+npx tsc -p tsconfig.test.json
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
