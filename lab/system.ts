@@ -3,14 +3,14 @@ import { openSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, 
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { execa } from 'execa'
+import { runCommand } from '../common/run-command.js'
 import { LAB_DIR, nsOf } from './topology.js'
 
 const PID_DIR = join(LAB_DIR, 'pids')
 const LOG_DIR = join(LAB_DIR, 'logs')
 
 export async function run(file: string, args: readonly string[], input?: string): Promise<string> {
-  const result = await execa(file, args, { reject: false, ...(input !== undefined && { input }) })
+  const result = await runCommand(file, args, input !== undefined ? { input } : {})
   if (result.exitCode !== 0) throw new Error(`${file} ${args.join(' ')}: ${(result.stderr || result.stdout).trim().split('\n')[0]}`)
   return result.stdout
 }

@@ -792,7 +792,7 @@ function mutateLine(r: Rng, line: string): string {
 t.test('handleRequest answers every line', async (t) => {
   const { fx, loaded } = fakeEffects()
   const agent = new Agent(fx)
-  const state = new PersistedState(join(t.testdir(), 'state', 'state.json'))
+  const state = new PersistedState(join(t.testdir(), 'state'))
   const lines: [line: string, note: string][] = corpusLines().map((line, i) => [line, `corpus #${i}`])
   for (let i = 0; i < LINES; i++) {
     const r = rngFor(SEED ^ 0x11e5, i)

@@ -9,6 +9,9 @@ import { isExpired, nowEpoch, type EpochSeconds, type Rule } from '../../common/
 import { loadRules } from '../store/firewall-store.js'
 import { forwardEntriesFor, hopsOf } from './forwards.js'
 import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'
+import type { AgentAnswer, NetvmOutcome } from './outcome.js'
+
+export { describeOutcome, type AgentAnswer, type NetvmOutcome } from './outcome.js'
 
 /** Global qubes.xml property: 'agent' makes dom0 pass names through for the agents to resolve (dom0 without network). */
 export const RESOLVE_PROPERTY = 'qubes_firewall_resolve'
@@ -20,21 +23,6 @@ export interface ApplyOptions {
   /** dom0's nameservers; default from $QUBES_FIREWALL_RESOLV_CONF or /etc/resolv.conf. */
   nameservers?: readonly string[]
 }
-
-export interface AgentAnswer {
-  ok: boolean
-  applied?: string[]
-  failed?: { vm: string; rule: number | null; name?: string; error: string }[]
-  resolved?: Record<string, string[]>
-  error?: string
-}
-
-export type NetvmOutcome =
-  | { readonly netvm: string; readonly status: 'applied'; readonly answer: AgentAnswer }
-  | { readonly netvm: string; readonly status: 'failed'; readonly answer: AgentAnswer }
-  | { readonly netvm: string; readonly status: 'unreachable'; readonly error: string }
-  /** No transport configured and nothing at the default socket: this netvm runs no agent of ours. */
-  | { readonly netvm: string; readonly status: 'unmanaged' }
 
 function dom0Nameservers(): string[] {
   try {
@@ -136,13 +124,3 @@ export async function applyForwards(vmName: string, opts: ApplyOptions): Promise
 }
 
 /** One line for people: what happened where. */
-export function describeOutcome(vm: string | undefined, outcome: NetvmOutcome): string {
-  const what = vm === undefined ? 'rules' : `rules of ${vm}`
-  if (outcome.status === 'unmanaged') return `${what} saved; ${outcome.netvm} runs no agent (no ${TRANSPORT_FEATURE} feature)`
-  if (outcome.status === 'unreachable') return `warning: ${what} saved but not applied: agent of ${outcome.netvm} unreachable (${outcome.error}); they apply at its next push`
-  const answer = outcome.answer
-  const names = Object.entries(answer.resolved ?? {}).map(([name, addrs]) => `${name} -> ${addrs.join(' ')}`)
-  if (outcome.status === 'applied') return `${what} applied in ${outcome.netvm}${names.length > 0 ? ` (${names.join('; ')})` : ''}`
-  const problems = (answer.failed ?? []).map((f) => `${f.vm}${f.rule !== null ? ` rule ${f.rule}` : ''}: ${f.error}`)
-  return `${outcome.netvm}: ${answer.error ?? (problems.length > 0 ? problems.join('; ') : 'the agent refused without saying why')}`
-}

@@ -1,7 +1,7 @@
 // How dom0 reaches a netvm's agent: its Unix socket, or a command whose stdio is the socket
 // (`qrexec-client -d {netvm} ...`, `ssh`, `ip netns exec`). One JSON request a line, one answer a line.
-import { spawn } from 'node:child_process'
 import { connect } from 'node:net'
+import { runCommand } from '../../common/run-command.js'
 import { CommandLineError, parseCommandLine } from './command-line.js'
 
 export type Transport = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'exec'; readonly argv: readonly string[] }
@@ -59,7 +59,8 @@ export async function exchange(transport: Transport, requests: readonly object[]
     }
   }
   if (transport.kind === 'exec') {
-    const result = await runWithInput(transport.argv, payload, timeoutMs)
+    const [file = '', ...args] = transport.argv
+    const result = await runCommand(file, args, { input: payload, timeoutMs })
     if (result.failure !== undefined && result.stdout === '') {
       throw new UnreachableError(`${transport.argv.join(' ')}: ${(result.stderr || result.failure).split('\n')[0] ?? ''}`)
     }
@@ -87,27 +88,3 @@ export async function exchange(transport: Transport, requests: readonly object[]
   return answers
 }
 
-/** Runs argv with `input` on its stdin: its output, and why it failed if it did (node:child_process: execa's start-up cost is not worth it here). */
-function runWithInput(argv: readonly string[], input: string, timeoutMs: number): Promise<{ stdout: string; stderr: string; failure?: string }> {
-  return new Promise((resolve) => {
-    const [file = '', ...args] = argv
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    let failure: string | undefined
-    const timer = setTimeout(() => {
-      failure = `timed out after ${timeoutMs} ms`
-      child.kill('SIGKILL')
-    }, timeoutMs)
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.stdin.on('error', () => {})
-    child.on('error', (err: NodeJS.ErrnoException) => (failure = `cannot run: ${err.code ?? err.message}`))
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      if (failure === undefined && code !== 0) failure = signal ? `killed by ${signal}` : `exit code ${code}`
-      resolve(failure === undefined ? { stdout, stderr } : { stdout, stderr, failure })
-    })
-    child.stdin.end(input)
-  })
-}

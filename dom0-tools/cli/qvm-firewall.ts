@@ -1,6 +1,9 @@
 // qvm-firewall: Qubes' command, same syntax and output, on <qubes-dir>/appvms/VM/firewall.xml.
 import { Command, Option } from 'commander'
-import { applyForwards, applyVm, describeOutcome, resolvedInNetvm, syncNetvm, type NetvmOutcome } from '../apply/push.js'
+import { describeOutcome, type NetvmOutcome } from '../apply/outcome.js'
+
+// the pushing code (DNS, transports) is loaded only by what pushes: listing stays quick
+const pushing = () => import('../apply/push.js')
 import { formatForwardTable } from '../forward/format.js'
 import type { Forward } from '../forward/model.js'
 import { forwardFromOptions } from '../forward/parse.js'
@@ -217,6 +220,7 @@ async function qvmFirewallForward(vm: Domain, words: readonly string[], qubesDir
     return
   }
   await modifyFirewall(qubesDir, vm.name, nowEpoch, (config) => ({ ...config, forwards: edit(config.forwards) }))
+  const { applyForwards } = await pushing()
   for (const outcome of await applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })) reportOutcome(undefined, outcome, opts)
 }
 
@@ -227,6 +231,7 @@ export async function qvmFirewall(vmName: string | undefined, untrustedWords: re
   if (opts.sync) {
     // everything this netvm serves, in one replace: for an agent that (re)started
     if (words.length > 0) throw new UsageError('--sync takes only the netvm name')
+    const { syncNetvm } = await pushing()
     reportOutcome(undefined, await syncNetvm(vmName, { qubesDir, registry: loadRegistry(qubesDir) }), opts)
     return
   }
@@ -237,6 +242,7 @@ export async function qvmFirewall(vmName: string | undefined, untrustedWords: re
   if (edit === undefined) {
     const rules = loadRules(qubesDir, vm.name, nowEpoch())
     if (opts.resolved) {
+      const { resolvedInNetvm } = await pushing()
       const names = await resolvedInNetvm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })
       if (names === undefined) process.stderr.write(`qvm-firewall: warning: the agent of ${vm.netvm ?? 'no netvm'} could not be asked what names resolved to\n`)
       const column = (rule: Rule) => (rule.dsthost?.kind === 'name' ? names?.get(rule.dsthost.name) ?? '?' : '-')
@@ -250,6 +256,7 @@ export async function qvmFirewall(vmName: string | undefined, untrustedWords: re
   }
   // every change applies at once; the change is kept whatever the agent says
   const started = Date.now()
+  const { applyVm } = await pushing()
   const outcome = await applyVm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })
   if (opts.verbose && outcome !== undefined) process.stderr.write(`qvm-firewall: ${vm.name}: pushed to ${outcome.netvm}, answered in ${Date.now() - started} ms\n`)
   reportOutcome(vm.name, outcome, opts)

@@ -2,7 +2,7 @@
 // domain's class, properties and features; everything else (labels, pools, volume-config, devices,
 // tags, comments, unknown attributes) is kept as parsed and written back unchanged, so a real
 // Qubes qubes.xml survives our edits.
-import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser'
+import { XMLBuilder, XMLParser, XMLValidator } from '../store/fxp.js'
 import { StoreError } from '../../common/errors.js'
 
 /** A property's value; `viaRef` ones are stored as `<property name=".." ref=".."/>` (Qubes' labels). */

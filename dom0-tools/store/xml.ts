@@ -1,6 +1,6 @@
 // fast-xml-parser set up for Qubes' XML files: strings stay strings, attributes are kept,
 // and elements that may repeat are always arrays.
-import { XMLParser, XMLValidator } from 'fast-xml-parser'
+import { XMLParser, XMLValidator } from './fxp.js'
 
 const REPEATED = new Set(['rule', 'property', 'domain', 'feature', 'forward'])
 

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { execa } from 'execa'
+import { runCommand } from '../../common/run-command.js'
 import { NftApplyError } from '../errors.js'
 
 export type RunNft = (json: string) => Promise<void>
@@ -19,16 +19,16 @@ export const runNft: RunNft = async (json) => {
   workDir ??= mkdtempSync(join(tmpdir(), 'qubes-firewall-'))
   const file = join(workDir, `transaction-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
   writeFileSync(file, json, { mode: 0o600 })
-  const result = await execa(NFT, ['-j', '-f', file], { reject: false }).finally(() => rmSync(file, { force: true }))
+  const result = await runCommand(NFT, ['-j', '-f', file]).finally(() => rmSync(file, { force: true }))
   if (result.exitCode !== 0) {
-    const detail = (result.stderr || result.stdout || `exit code ${result.exitCode}`).split('\n').filter((l) => l.trim() !== '')
+    const detail = (result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`).split('\n').filter((l) => l.trim() !== '')
     throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 3).join(' | ').slice(0, 500)}`)
   }
 }
 
 /** `nft -j list ...`, parsed; undefined when the object does not exist. */
 export const listNft: ListNft = async (args) => {
-  const result = await execa(NFT, ['-j', 'list', ...args], { reject: false })
+  const result = await runCommand(NFT, ['-j', 'list', ...args])
   if (result.exitCode !== 0) return undefined
   return JSON.parse(result.stdout) as unknown
 }

@@ -1,9 +1,9 @@
 // One connection of a binding: the qrexec client runs with the connection as its stdin and stdout.
 // Each direction ends on its own (half-close), and when the program exits (or cannot run) the
 // connection is closed once what it wrote is delivered.
+import { spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { finished } from 'node:stream/promises'
-import { execa } from 'execa'
 
 export interface BridgeOutcome {
   /** the program's exit code; undefined when it could not run or was killed */
@@ -28,8 +28,16 @@ const DRAIN_MS = 2000
 const EXIT_GRACE_MS = 2000
 
 export function bridge(socket: Socket, program: string, args: readonly string[]): Bridge {
-  const subprocess = execa(program, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'inherit', buffer: false, reject: false })
+  const subprocess = spawn(program, args, { stdio: ['pipe', 'pipe', 'inherit'] })
   const { stdin, stdout } = subprocess
+  // a program that cannot run says so with 'error' (and never 'exit')
+  let spawnError: string | undefined
+  const failedToRun = new Promise<void>((resolve) =>
+    subprocess.once('error', (err: NodeJS.ErrnoException) => {
+      spawnError = err.code ?? err.message
+      resolve()
+    }),
+  )
   // EPIPE when the program exits before reading everything: the exit is what counts
   stdin?.on('error', () => {})
   stdout?.on('error', () => {})
@@ -51,12 +59,11 @@ export function bridge(socket: Socket, program: string, args: readonly string[])
   })
 
   const done = (async (): Promise<BridgeOutcome> => {
-    let result: Awaited<typeof subprocess> | undefined
-    const settled = subprocess.then((r) => (result = r))
-    // execa settles once the output pipe closes too, which a process the program left behind may
+    // 'close' comes once the output pipe closes too, which a process the program left behind may
     // hold: the program's exit is what ends the connection
+    const settled = Promise.race([new Promise<void>((resolve) => subprocess.once('close', () => resolve())), failedToRun])
     const exited = new Promise<void>((resolve) => subprocess.once('exit', () => resolve()))
-    await Promise.race([settled, exited])
+    await Promise.race([settled, exited, failedToRun])
     // what it wrote before exiting is delivered (for at most DRAIN_MS)
     if (stdout !== null && !socket.destroyed) {
       await Promise.race([settled, finished(stdout).catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())])
@@ -67,11 +74,7 @@ export function bridge(socket: Socket, program: string, args: readonly string[])
     // our ends of its pipes go too (what it left behind gets EPIPE, not a reader forever)
     stdin?.destroy()
     stdout?.destroy()
-    if (result === undefined) {
-      return { exitCode: subprocess.exitCode ?? undefined, signal: subprocess.signalCode ?? undefined, spawnError: undefined, killed }
-    }
-    const spawnError = result.failed && result.exitCode === undefined && result.signal === undefined ? (result.code ?? result.shortMessage) : undefined
-    return { exitCode: result.exitCode, signal: result.signal, spawnError, killed }
+    return { exitCode: subprocess.exitCode ?? undefined, signal: subprocess.signalCode ?? undefined, spawnError, killed }
   })()
   return {
     done,

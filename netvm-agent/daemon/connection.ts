@@ -1,0 +1,50 @@
+// One client connection: a stream split into lines, each answered once and in order. A line over
+// `maxLine` gets one error answer and the rest of it is skipped; only new data is searched, so a
+// huge line costs linear time.
+import type { Socket } from 'node:net'
+import type { Response } from './protocol.js'
+
+export function serveConnection(socket: Socket, handle: (line: string) => Promise<Response>, maxLine: number): void {
+  let parts: Buffer[] = []
+  let length = 0
+  let skipping = false
+  let queue = Promise.resolve()
+  const answer = (response: () => Promise<Response> | Response) => {
+    queue = queue.then(async () => {
+      const r = await Promise.resolve()
+        .then(response)
+        .catch((err: unknown): Response => ({ ok: false, error: `internal error: ${(err as Error).message}` }))
+      if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n')
+    })
+  }
+  socket.on('data', (chunk: Buffer) => {
+    let start = 0
+    let newline: number
+    while ((newline = chunk.indexOf(0x0a, start)) >= 0) {
+      const piece = chunk.subarray(start, newline)
+      start = newline + 1
+      if (skipping) {
+        skipping = false
+        continue
+      }
+      const line = Buffer.concat([...parts, piece]).toString('utf8')
+      parts = []
+      length = 0
+      // every line gets its answer, an empty one too: a client counting answers never waits forever
+      if (line.trim() === '') answer(() => ({ ok: false, error: 'empty request' }))
+      else answer(() => handle(line))
+    }
+    if (skipping || start >= chunk.length) return
+    parts.push(chunk.subarray(start))
+    length += chunk.length - start
+    if (length > maxLine) {
+      parts = []
+      length = 0
+      skipping = true
+      answer(() => ({ ok: false, error: `request line longer than ${maxLine} bytes` }))
+    }
+  })
+  socket.on('error', () => socket.destroy())
+  // a client that is done sending still gets every answer before the connection closes
+  socket.on('end', () => void queue.then(() => socket.end()))
+}

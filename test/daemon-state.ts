@@ -1,0 +1,93 @@
+// The daemon's persisted state: a journal line per change, synced before the answer; snapshots now
+// and then. A restart restores the last answered change, whole, whatever moment a crash came.
+import { spawn } from 'node:child_process'
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { PersistedState, type Entries } from '../netvm-agent/daemon/state.js'
+
+const vm = (ip: string, rule: string): Entries => ({ [`/qubes-firewall/${ip}`]: '', [`/qubes-firewall/${ip}/policy`]: 'drop', [`/qubes-firewall/${ip}/0000`]: rule })
+const none = () => undefined
+
+t.test('update swaps the pushed VMs, replace everything, remove forgets; only what was taken is kept', async (t) => {
+  const dir = t.testdir()
+  const state = new PersistedState(dir)
+  t.equal(state.load(), undefined, 'nothing yet')
+  state.record('replace', { ...vm('10.137.0.2', 'action=accept'), ...vm('10.137.0.3', 'action=drop'), '/connected-ips': '10.137.0.2 10.137.0.3' }, none)
+  state.record('update', { ...vm('10.137.0.3', 'action=accept proto=icmp'), '/qubes-firewall/10.137.0.9/0000': 'no marker: ignored', '/bogus': 'x' }, none)
+  const resolved = new Map([['www.example', { addresses: ['192.0.2.10'] }]])
+  state.record('update', vm('10.137.0.4', 'action=accept dsthost=www.example'), (ip) => (ip === '10.137.0.4' ? resolved : undefined))
+  state.forget(['10.137.0.2'])
+  const want = {
+    ...vm('10.137.0.3', 'action=accept proto=icmp'),
+    ...vm('10.137.0.4', 'action=accept dsthost=www.example'),
+    '/qubes-firewall-resolved/10.137.0.4/www.example': '192.0.2.10',
+    '/connected-ips': '10.137.0.2 10.137.0.3',
+  }
+  t.same(new PersistedState(dir).load(), want, 'a restart reads the journal')
+  state.compact()
+  t.equal(readFileSync(join(dir, 'journal.jsonl'), 'utf8'), '', 'compaction empties the journal')
+  t.same(new PersistedState(dir).load(), want, 'and the snapshot holds it all')
+  state.record('replace', vm('10.137.0.5', 'action=accept'), none)
+  t.same(new PersistedState(dir).load(), vm('10.137.0.5', 'action=accept'), 'replace clears the rest, globals included')
+})
+
+t.test('a torn last line was never answered: ignored', async (t) => {
+  const dir = t.testdir()
+  const state = new PersistedState(dir)
+  state.record('update', vm('10.137.0.2', 'action=accept'), none)
+  appendFileSync(join(dir, 'journal.jsonl'), '{"seq":2,"vms":{"10.137.0.2":{"/qubes-firewall/10.137.0.2/polic')
+  t.same(new PersistedState(dir).load(), vm('10.137.0.2', 'action=accept'))
+})
+
+t.test('a journal line already in the snapshot is skipped (a crash between snapshot and truncation)', async (t) => {
+  const dir = t.testdir()
+  const state = new PersistedState(dir)
+  state.record('update', vm('10.137.0.2', 'action=accept'), none)
+  const journal = readFileSync(join(dir, 'journal.jsonl'), 'utf8')
+  state.record('replace', vm('10.137.0.3', 'action=drop'), none)
+  state.compact()
+  // the old line back, as if truncation never happened
+  writeFileSync(join(dir, 'journal.jsonl'), journal)
+  t.same(new PersistedState(dir).load(), vm('10.137.0.3', 'action=drop'))
+})
+
+t.test('the first format (one entries object) is read', async (t) => {
+  const dir = t.testdir({ 'state.json': JSON.stringify({ version: 1, entries: vm('10.137.0.2', 'action=accept') }) })
+  t.same(new PersistedState(dir).load(), vm('10.137.0.2', 'action=accept'))
+})
+
+t.test('kill -9 at any moment: a restart restores the last answered change (or the one being answered), never a mix', async (t) => {
+  for (let round = 0; round < 4; round++) {
+    const dir = t.testdir()
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/bin/state-writer.ts', dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    // killed after a different number of answers each round (and so at a different moment of a write)
+    const stopAt = 100 + round * 137
+    let answered = 0
+    let buffer = ''
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk) => {
+        buffer += chunk
+        const lines = buffer.split('\n')
+        buffer = lines.pop() ?? ''
+        for (const line of lines) answered = Number(line.split(' ')[1])
+        if (answered >= stopAt && child.exitCode === null) child.kill('SIGKILL')
+      })
+      child.on('close', () => resolve())
+    })
+    const restored = new PersistedState(dir).load()
+    // replay the writer's changes in memory up to N: the restored state must be one of these
+    const expected = (upTo: number) => {
+      const model = new PersistedState(t.testdir())
+      const vmOf = (n: number) => `10.137.0.${(n % 5) + 2}`
+      for (let n = 1; n <= upTo; n++) {
+        const entries = vm(vmOf(n), `action=accept dst4=192.0.2.${n % 250}`)
+        if (n % 7 === 0) model.record('replace', { ...entries, '/connected-ips': vmOf(n) }, none)
+        else model.record('update', entries, none)
+      }
+      return model.load()
+    }
+    const matches = [answered, answered + 1].filter((n) => JSON.stringify(expected(n)) === JSON.stringify(restored))
+    t.ok(matches.length > 0, `round ${round}: killed after answer ${answered}; restored a whole state (${matches.join(' or ')})`)
+  }
+})
