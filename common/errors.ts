@@ -1,4 +1,5 @@
-// One error class per edge; each carries what it is about, and the command formats it once.
+// One error class per edge, so that a command knows whose fault an error is; the message names the
+// value and what was expected (StoreError also carries its file).
 
 /** A rule, a rule word or a stored rule that does not validate. */
 export class RuleParseError extends Error {

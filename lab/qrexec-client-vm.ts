@@ -12,7 +12,7 @@ import { evaluate, splitServiceCall } from './policy/evaluate.js'
 import { loadPolicy } from './policy/load.js'
 import { PolicyError } from './policy/model.js'
 import { systemInfoFromRegistry } from './policy/system-info.js'
-import { loadRegistry } from '../dom0-tools/registry/registry.js'
+import { loadRegistry } from '../dom0-tools/registry/store.js'
 import { LAB_DIR, QUBES_DIR, nsOf } from './topology.js'
 
 const PROG = 'qrexec-client-vm'

@@ -1,12 +1,11 @@
-// The agent's error classes, one per edge; each carries what it is about.
+// The agent's error classes, one per edge: a push that breaks the schema (with the key, when one is
+// to blame), and a transaction nft refused.
 
 /** A push (or part of one) that does not follow the QubesDB schema. */
 export class PushError extends Error {
   override name = 'PushError'
   constructor(
     message: string,
-    readonly vm: string | null = null,
-    readonly rule: number | null = null,
     readonly key: string | null = null,
   ) {
     super(message)

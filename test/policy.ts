@@ -9,7 +9,7 @@ import { loadPolicy } from '../lab/policy/load.js'
 import type { DomainInfo, Policy, PolicyRequest, PolicyRule, Resolution, SystemInfo } from '../lab/policy/model.js'
 import { parseRuleLine } from '../lab/policy/parse.js'
 import { systemInfoFromRegistry } from '../lab/policy/system-info.js'
-import { parseRegistry } from '../dom0-tools/registry/registry.js'
+import { parseRegistry } from '../dom0-tools/registry/store.js'
 
 const AT = { file: 't.policy', line: 7 }
 const name = (n: string) => ({ kind: 'name', name: n })

@@ -6,13 +6,8 @@ import { join } from 'node:path'
 import { validateName } from '../common/qube-name.js'
 import t, { type Test } from 'tap'
 import { StoreError, UsageError } from '../common/errors.js'
-import {
-  loadRegistry,
-  modifyRegistry,
-  parseRegistry,
-  type Domain,
-  type Registry,
-} from '../dom0-tools/registry/registry.js'
+import { type Domain, type Registry } from '../dom0-tools/registry/registry.js'
+import { loadRegistry, modifyRegistry, parseRegistry } from '../dom0-tools/registry/store.js'
 
 const FIXTURE = readFileSync(new URL('./fixtures/qubes.xml', import.meta.url), 'utf8')
 const fixture = (): Registry => parseRegistry('qubes.xml', FIXTURE)

@@ -1,6 +1,7 @@
 // Rules follow their VM: after a registry change (netvm, ip, ip6, a VM created or removed), every
 // netvm whose set of served VMs changed gets a full push, so old hops forget and new hops learn.
-import { loadRegistry, modifyRegistry, type Registry, type RegistryOptions } from '../registry/registry.js'
+import { type Registry } from '../registry/registry.js'
+import { loadRegistry, modifyRegistry, type RegistryOptions } from '../registry/store.js'
 import { forwardEntriesFor } from './forwards.js'
 import { describeOutcome, syncNetvm, type NetvmOutcome } from './push.js'
 

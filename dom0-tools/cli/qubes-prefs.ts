@@ -1,7 +1,7 @@
 // qubes-prefs: Qubes' command for global properties (default_netvm, qubes_firewall_resolve ...).
 import { Command } from 'commander'
 import { changeRegistry } from '../apply/follow.js'
-import { loadRegistry } from '../registry/registry.js'
+import { loadRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 

@@ -1,7 +1,7 @@
 // qvm-features: Qubes' command for a domain's features (e.g. the agent transport of a netvm).
 import { Command } from 'commander'
 import { layoutTable } from '../../common/table.js'
-import { loadRegistry, modifyRegistry } from '../registry/registry.js'
+import { loadRegistry, modifyRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 

@@ -1,7 +1,8 @@
 // qvm-ls: Qubes' command, reduced to what this project keeps: NAME CLASS NETVM, or with -n NAME IP NETVM.
 import { Command } from 'commander'
 import { layoutTable } from '../../common/table.js'
-import { loadRegistry, type Domain } from '../registry/registry.js'
+import { type Domain } from '../registry/registry.js'
+import { loadRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 

@@ -1,7 +1,8 @@
 // qvm-prefs: Qubes' command, listing, showing, setting and resetting a domain's properties.
 import { Command, Option } from 'commander'
 import { UsageError } from '../../common/errors.js'
-import { loadRegistry, modifyRegistry, type PropertyValue } from '../registry/registry.js'
+import { type PropertyValue } from '../registry/registry.js'
+import { loadRegistry, modifyRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 import { changeRegistry } from '../apply/follow.js'

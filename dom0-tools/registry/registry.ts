@@ -1,14 +1,12 @@
-// The dom0 registry: the domains in <qubes-dir>/qubes.xml with Qubes' property rules, defaults and
-// messages (qubes/vm/__init__.py, qubes/vm/mix/net.py). Changes go through modifyRegistry().
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
+// The dom0 registry: the domains of a qubes.xml, its queries and edits, with Qubes' defaults and
+// messages (qubes/vm/__init__.py, qubes/vm/mix/net.py). On disk: store.ts (changes go through
+// modifyRegistry()); the value rules: values.ts.
 import { StoreError, UsageError } from '../../common/errors.js'
-import { parseIPv4, parseIPv6 } from '../../common/rule/values.js'
-import { atomicWriteFile } from '../../common/atomic-write.js'
 import { validateName } from '../../common/qube-name.js'
-import { withLock } from '../store/lock.js'
-import { readStoreFile } from '../../common/read-file.js'
-import { emptyQubesXml, parseQubesXml, serialiseQubesXml, type QubesXml, type XmlDomain } from './qubes-xml.js'
+import { serialiseQubesXml, type QubesXml, type XmlDomain } from './qubes-xml.js'
+import {
+  GLOBAL_PROPERTY_VALUES, PROPERTY_NAME, QUBES_GLOBAL_PROPERTIES, checkIp, checkIp6, checkOpaqueValue, decimal, noSuchProperty, parseBool,
+} from './values.js'
 
 export interface Domain {
   readonly qid: number
@@ -43,106 +41,7 @@ const WRITE_ONCE = new Set(['qid', 'name', 'klass'])
 const NETWORK_PROPS = new Set(['netvm', 'provides_network', 'ip', 'ip6'])
 // properties naming another domain, which keep it from being removed
 const VM_REFERENCE_PROPS = new Set(['netvm', 'template', 'default_dispvm', 'management_dispvm', 'guivm', 'audiovm'])
-const PROPERTY_NAME = /^[a-z][a-z0-9_]*$/
 const FEATURE_NAME = /^[a-zA-Z0-9_.-]+$/
-const DECIMAL = /^(0|[1-9][0-9]{0,8})$/
-
-export function qubesXmlPath(qubesDir: string): string {
-  return join(qubesDir, 'qubes.xml')
-}
-
-/** Qubes' property.bool: the spellings it accepts, stored as Python writes a bool. */
-export function parseBool(untrustedValue: string): 'True' | 'False' {
-  const lower = untrustedValue.toLowerCase()
-  if (['0', 'no', 'false', 'off'].includes(lower)) return 'False'
-  if (['1', 'yes', 'true', 'on'].includes(lower)) return 'True'
-  throw new UsageError(`Invalid literal for boolean property: '${untrustedValue}'`)
-}
-
-/** Qubes' own global properties (qubes/app.py): kept and shown, ours to check only where we use them. */
-const QUBES_GLOBAL_PROPERTIES = new Set([
-  'check_updates_vm', 'clockvm', 'default_audiovm', 'default_dispvm', 'default_guivm', 'default_kernel', 'default_netvm',
-  'default_pool', 'default_pool_kernel', 'default_pool_private', 'default_pool_root', 'default_pool_volatile',
-  'default_qrexec_timeout', 'default_shutdown_timeout', 'default_template', 'management_dispvm', 'stats_interval', 'updatevm',
-])
-
-/** The global properties this project adds, with the values each may take. */
-const GLOBAL_PROPERTY_VALUES: Record<string, readonly string[]> = {
-  // who resolves dsthost names: dom0 before pushing (default), or each netvm's agent at apply
-  qubes_firewall_resolve: ['dom0', 'agent'],
-}
-
-function noSuchProperty(prop: string): UsageError {
-  return new UsageError(`no such property: '${prop}'`)
-}
-
-// a value we store must read back the same: the parser trims text and XML has no raw control characters
-function checkOpaqueValue(prop: string, untrustedValue: string): string {
-  if (/[\u0000-\u001f\u007f]/.test(untrustedValue)) {
-    throw new UsageError(`invalid value for property '${prop}': control characters are not allowed`)
-  }
-  if (untrustedValue !== untrustedValue.trim()) {
-    throw new UsageError(`invalid value for property '${prop}': leading or trailing whitespace is not allowed`)
-  }
-  return untrustedValue
-}
-
-function checkIp(untrustedValue: string): string {
-  if (parseIPv4(untrustedValue) === undefined) throw new UsageError(`Invalid IP address value: '${untrustedValue}'`)
-  return untrustedValue
-}
-
-function checkIp6(untrustedValue: string): string {
-  const address = parseIPv6(untrustedValue)
-  if (address === undefined) throw new UsageError(`Invalid IPv6 address value: '${untrustedValue}'`)
-  return address.toString()
-}
-
-function decimal(value: string | undefined): number | undefined {
-  return value !== undefined && DECIMAL.test(value) ? Number(value) : undefined
-}
-
-/** Reads qubes.xml text (undefined: no file yet, so only dom0) into a registry. */
-export function parseRegistry(file: string, text: string | undefined): Registry {
-  return new Registry(file, text === undefined ? emptyQubesXml() : parseQubesXml(file, text))
-}
-
-export interface RegistryOptions {
-  /** qvm-create alone may start a registry: a missing qubes.xml is then an empty one (dom0 only). */
-  create?: boolean
-}
-
-/** qubes.xml's text; a missing one is an error unless `create` (a typo in --qubes-dir must not read as "no VMs"). */
-function readRegistryText(qubesDir: string, { create = false }: RegistryOptions): string | undefined {
-  const file = qubesXmlPath(qubesDir)
-  const text = readStoreFile(file)
-  if (text !== undefined) return text
-  if (!existsSync(qubesDir)) throw new StoreError(qubesDir, 'no such directory (check --qubes-dir or QUBES_DIR)')
-  if (create) return undefined
-  throw new StoreError(file, 'no such file (check --qubes-dir or QUBES_DIR; qvm-create makes the first VM)')
-}
-
-export function loadRegistry(qubesDir: string, options: RegistryOptions = {}): Registry {
-  return parseRegistry(qubesXmlPath(qubesDir), readRegistryText(qubesDir, options))
-}
-
-/**
- * Reads the registry, lets `change` edit it (it may throw: nothing is written then) and saves it,
- * all under a lock, so concurrent changes never lose one another. Returns what `change` returned.
- */
-export async function modifyRegistry<T>(qubesDir: string, change: (registry: Registry) => T, options: RegistryOptions = {}): Promise<T> {
-  // checked before the lock is made in it: the qubes dir itself is never created here
-  readRegistryText(qubesDir, options)
-  return withLock(join(qubesDir, '.qubes.xml.lock'), () => {
-    const file = qubesXmlPath(qubesDir)
-    const before = readRegistryText(qubesDir, options)
-    const registry = parseRegistry(file, before)
-    const result = change(registry)
-    const after = registry.serialise()
-    if (after !== before) atomicWriteFile(file, after)
-    return result
-  })
-}
 
 export class Registry {
   readonly #file: string

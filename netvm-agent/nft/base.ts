@@ -13,8 +13,6 @@ export function rule(family: NftFamily, chainName: string, expr: Statement[], co
   return { family, table: TABLE, chain: chainName, expr, ...(comment !== undefined && { comment }) }
 }
 
-export const BASE_CHAINS = ['postrouting', 'input', 'forward', 'custom-input', 'custom-forward', 'custom-dnat'] as const
-
 /** Commands creating Qubes' base table for one family (run only when the table is absent). */
 export function baseTable(family: NftFamily): Command[] {
   const fromVif = eq(meta('iifname'), DOWNSTREAM)

@@ -3,7 +3,6 @@ import type { NftFamily, Selector, Statement, Value, Verdict } from './model.js'
 
 export const TABLE = 'qubes'
 /** Everything the agent owns is named with this prefix (or tagged with OWNER_COMMENT). */
-export const OWN_PREFIX = 'qf-'
 export const OWNER_COMMENT = 'qubes-firewall-agent'
 export const DOWNSTREAM = 'vif*'
 
@@ -38,7 +37,6 @@ export const ret: Verdict = { return: null }
 export const jump = (target: string): Verdict => ({ jump: { target } })
 export const goto = (target: string): Verdict => ({ goto: { target } })
 
-export const addrProto = (family: NftFamily): 'ip' | 'ip6' => family
 export const saddr = (family: NftFamily): Selector => payload(family, 'saddr')
 export const daddr = (family: NftFamily): Selector => payload(family, 'daddr')
 export const icmpProto = (family: NftFamily): 'icmp' | 'ipv6-icmp' => (family === 'ip' ? 'icmp' : 'ipv6-icmp')

@@ -1,5 +1,5 @@
 // A typed model of what the agent sends to nft: the libnftables JSON schema, as far as we use it.
-// Renderers build these values; only serialise.ts turns them into text.
+// Renderers build these values; serialise.ts alone turns them into what nft reads.
 
 export type NftFamily = 'ip' | 'ip6'
 

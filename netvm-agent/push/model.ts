@@ -1,4 +1,5 @@
-// A push, parsed: what the renderer may trust. Built only by parsePush().
+// A push, parsed: what the planner may trust. Built by parsePush() from untrusted entries (and by
+// the agent itself for the blocked form of a VM whose rules nft refused).
 import type ipaddr from 'ipaddr.js'
 import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from '../../common/rule/model.js'
 

@@ -34,7 +34,7 @@ function parseAddressList(key: string, untrusted: string, family: Family): (ipad
     .filter((w) => w !== '')
     .map((word) => {
       const address = family === 4 ? parseIPv4(word) : parseIPv6(word)
-      if (!address) throw new PushError(`${key}: '${word.slice(0, 60)}' is not an IPv${family} address`, null, null, key)
+      if (!address) throw new PushError(`${key}: '${word.slice(0, 60)}' is not an IPv${family} address`, key)
       return address
     })
 }
