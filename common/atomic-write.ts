@@ -1,13 +1,31 @@
 // Replace a file so that readers see the old or the new content, never a half-written one.
 import { randomBytes } from 'node:crypto'
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
+function statIfPresent(path: string): Stats | undefined {
+  try {
+    return statSync(path)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The replacement keeps the replaced file's mode and owner (an edit never widens or re-owns it); a new
+ * file gets `mode` and, written by root, the directory's group (Qubes' files: root:qubes 0664).
+ */
 export function atomicWriteFile(path: string, content: string | Buffer, mode = 0o664): void {
   const dir = dirname(path)
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  const fd = openSync(temp, 'wx', mode)
+  const existing = statIfPresent(path)
+  const fd = openSync(temp, 'wx', 0o600)
   try {
+    fchmodSync(fd, existing ? existing.mode & 0o7777 : mode)
+    if (process.getuid?.() === 0) {
+      const owner = existing ?? { uid: 0, gid: statSync(dir).gid }
+      fchownSync(fd, owner.uid, owner.gid)
+    }
     writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content)
     fsyncSync(fd)
   } catch (err) {

@@ -235,6 +235,19 @@ t.test('a client that resets its connection ends its qrexec client', async (t) =
   t.equal(binding.child.exitCode, null, 'the listener is not')
 })
 
+t.test('a qrexec client that outlives its closed connection, ignoring SIGTERM, is ended all the same', async (t) => {
+  const pidFile = join(tempDir(t, 'qct-stubborn-'), 'pid')
+  const local = await freePort()
+  const binding = await bind(t, `${local}:work:80`, { QREXEC_CLIENT_VM: join(FIXTURES, 'qrexec-stubborn'), QCT_PIDFILE: pidFile })
+  const socket = connect({ host: '127.0.0.1', port: local, allowHalfOpen: true })
+  socket.on('data', () => socket.end())
+  socket.resume()
+  const pid = Number(await untilFile(pidFile))
+  await new Promise((resolve) => socket.once('close', resolve))
+  t.ok(await untilGone(pid, 'the stubborn qrexec client ended'), 'SIGTERM, then SIGKILL')
+  t.equal(binding.child.exitCode, null, 'the listener keeps serving')
+})
+
 function cli(env: Record<string, string | undefined>, ...args: string[]): Promise<Outcome> {
   return outcome(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } })
 }

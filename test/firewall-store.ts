@@ -1,7 +1,7 @@
 // firewall.xml on disk: the default when there is none, atomic replacement, a failed edit leaving
 // the file byte-identical, concurrent edits losing nothing, stale locks, and qvm-firewall's edits.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
@@ -160,6 +160,14 @@ t.test('atomicWriteFile', async (t) => {
   t.throws(() => atomicWriteFile(join(dir, 'sub'), 'z'), { code: /^(EISDIR|ENOTEMPTY|EEXIST)$/ })
   t.throws(() => atomicWriteFile(join(dir, 'missing', 'f'), 'z'), { code: 'ENOENT' })
   t.same(readdirSync(dir).sort(), ['buf.bin', 'old.txt', 'sub'], 'no temp files behind')
+  // an edit keeps the file's mode (and, as root, its owner): it never widens or re-owns it
+  chmodSync(join(dir, 'old.txt'), 0o600)
+  if (process.getuid?.() === 0) chownSync(join(dir, 'old.txt'), 65534, 65534)
+  atomicWriteFile(join(dir, 'old.txt'), 'newer\n')
+  const after = statSync(join(dir, 'old.txt'))
+  t.equal(after.mode & 0o777, 0o600, 'mode kept')
+  if (process.getuid?.() === 0) t.same([after.uid, after.gid], [65534, 65534], 'owner kept')
+  t.equal(statSync(join(dir, 'buf.bin')).mode & 0o777, 0o664, 'a new file: 0664')
 })
 
 t.test('20 concurrent modifyRules, one process each, lose no rule', async (t) => {
@@ -198,6 +206,17 @@ t.test('locks', async (t) => {
     mkdirSync(lock)
     writeFileSync(join(lock, 'owner'), String(deadPid()))
     // a live owner would make this wait 30 s and throw: getting through at all is the takeover
+    await modifyRules(qubesDir, 'work', clock, (rules) => addRule(rules, rule('action=accept proto=icmp'), 0))
+    t.same(raw(loadRules(qubesDir, 'work', now)), ['action=accept proto=icmp', ...THREE_RAW])
+    t.notOk(existsSync(lock), 'and released')
+  })
+
+  t.test('a lock whose pid now belongs to another process (reused after a crash) is taken over', async (t) => {
+    const qubesDir = vmWith(t, THREE)
+    const lock = join(vmDir(qubesDir, 'work'), '.firewall.xml.lock')
+    mkdirSync(lock)
+    // this process lives, but it did not start at tick 1: the recorded owner is gone
+    writeFileSync(join(lock, 'owner'), `${process.pid} 1`)
     await modifyRules(qubesDir, 'work', clock, (rules) => addRule(rules, rule('action=accept proto=icmp'), 0))
     t.same(raw(loadRules(qubesDir, 'work', now)), ['action=accept proto=icmp', ...THREE_RAW])
     t.notOk(existsSync(lock), 'and released')

@@ -5,10 +5,26 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 const OWNER_FILE = 'owner'
 
-function ownerAlive(lockDir: string): boolean {
-  let pid: number
+/** A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, it names one process, whatever reuses the pid later. */
+function startTime(pid: number): string | undefined {
   try {
-    pid = Number(readFileSync(`${lockDir}/${OWNER_FILE}`, 'utf8'))
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // the command name (field 2) may hold spaces and parentheses: count from the last ')'
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** What a lock records of its owner: "PID START". */
+function ownerRecord(pid: number): string {
+  return `${pid} ${startTime(pid) ?? '?'}`
+}
+
+function ownerAlive(lockDir: string): boolean {
+  let untrustedRecord: string
+  try {
+    untrustedRecord = readFileSync(`${lockDir}/${OWNER_FILE}`, 'utf8')
   } catch {
     // being created right now, unless its maker died between mkdir and writing its pid
     try {
@@ -17,13 +33,16 @@ function ownerAlive(lockDir: string): boolean {
       return true
     }
   }
+  const [pidText = '', start] = untrustedRecord.trim().split(' ')
+  const pid = Number(pidText)
   if (!Number.isInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
   }
+  // the pid lives, but is it still the owner? (after a crash, an unrelated process may have it now)
+  return start === undefined || start === '?' || start === startTime(pid)
 }
 
 export interface LockOptions {
@@ -38,7 +57,7 @@ export async function withLock<T>(lockDir: string, work: () => Promise<T> | T, {
   for (;;) {
     try {
       mkdirSync(lockDir)
-      writeFileSync(`${lockDir}/${OWNER_FILE}`, String(process.pid))
+      writeFileSync(`${lockDir}/${OWNER_FILE}`, ownerRecord(process.pid))
       break
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err

@@ -46,10 +46,13 @@ export function bridge(socket: Socket, program: string, args: readonly string[])
   if (stdout !== null) stdout.pipe(socket)
   socket.on('error', () => socket.destroy())
   let killed = false
+  const gone = () => subprocess.exitCode !== null || subprocess.signalCode !== null
+  // SIGTERM first; a program that ignores it gets SIGKILL: none is left piling up
   const kill = () => {
-    if (subprocess.exitCode !== null || subprocess.signalCode !== null) return
+    if (gone()) return
     killed = true
-    subprocess.kill()
+    subprocess.kill('SIGTERM')
+    setTimeout(() => gone() || subprocess.kill('SIGKILL'), EXIT_GRACE_MS).unref()
   }
   // the client went away: at once after a reset; after both directions ended, once the program
   // had its chance to exit by itself (it usually is about to)
