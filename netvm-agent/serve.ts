@@ -20,6 +20,12 @@ export { PersistedState }
 
 const HOOK_TIMEOUT_MS = 60_000
 const MAX_LINE = 64 * 1024 * 1024
+/**
+ * The clean-up after updates deletes (and any deletion makes the kernel wait ~15-20 ms): it waits
+ * until no request came for this long, so that updates sent back to back pay none of it. (An update
+ * of a VM whose last update is not cleaned up yet cleans up first, in the agent.)
+ */
+const CLEANUP_WHEN_IDLE_MS = 100
 
 function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
@@ -114,12 +120,20 @@ export async function serve(opts: AgentOptions): Promise<void> {
 
   const expiry = new ExpiryTimer(() => agent.loadedVms().values(), () => exclusive(() => agent.reapply()))
   expiry.schedule()
+  let cleanupTimer: NodeJS.Timeout | undefined
+  const cleanUpWhenIdle = () => {
+    clearTimeout(cleanupTimer)
+    cleanupTimer = setTimeout(() => {
+      if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
+      if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
+    }, CLEANUP_WHEN_IDLE_MS)
+  }
   const handle = async (line: string): Promise<Response> => {
+    clearTimeout(cleanupTimer)
     const response = await exclusive(() => handleRequest(agent, state, line))
     expiry.schedule()
-    // the answer is out first; the clean-up of a one-VM update and the state's compaction follow, before the next change
-    if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
-    if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
+    // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
+    cleanUpWhenIdle()
     return response
   }
 
@@ -138,6 +152,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = () => {
       expiry.stop()
+      clearTimeout(cleanupTimer)
       server.close()
       rmSync(opts.socket, { force: true })
       resolve()

@@ -14,25 +14,6 @@ const RULES = Number(process.env['BENCH_RULES'] ?? 50)
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 20)
 const AGENT = fileURLToPath(new URL('../netvm-agent/bin/qubes-firewall-agent.js', import.meta.url))
 
-if (!process.env['QF_BENCH_NS']) {
-  const ns = `qfbench${process.pid}`
-  const floorNs = `qfbenchf${process.pid}`
-  execFileSync('ip', ['netns', 'add', ns])
-  execFileSync('ip', ['netns', 'add', floorNs])
-  try {
-    const run = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? ''], {
-      stdio: 'inherit',
-      env: { ...process.env, QF_BENCH_NS: ns, QF_BENCH_FLOOR_NS: floorNs },
-    })
-    process.exitCode = run.status ?? 1
-  } finally {
-    execFileSync('ip', ['netns', 'del', ns])
-    execFileSync('ip', ['netns', 'del', floorNs])
-  }
-} else {
-  await main()
-}
-
 function vmIp(i: number): string {
   const qid = i + 2
   return `10.137.${qid >> 8}.${qid & 255}`
@@ -192,4 +173,24 @@ async function main(): Promise<void> {
       `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(8)} s  ${(r.floor / 1000).toFixed(2).padStart(7)} s  ${(r.full / r.floor).toFixed(2).padStart(5)}x  ${r.update.toFixed(1).padStart(7)} ms  ${r.update90.toFixed(1).padStart(6)}  ${(r.update / base.update).toFixed(2).padStart(6)}x`,
     )
   }
+}
+
+// last: the classes and functions above must exist before main runs
+if (!process.env['QF_BENCH_NS']) {
+  const ns = `qfbench${process.pid}`
+  const floorNs = `qfbenchf${process.pid}`
+  execFileSync('ip', ['netns', 'add', ns])
+  execFileSync('ip', ['netns', 'add', floorNs])
+  try {
+    const run = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? ''], {
+      stdio: 'inherit',
+      env: { ...process.env, QF_BENCH_NS: ns, QF_BENCH_FLOOR_NS: floorNs },
+    })
+    process.exitCode = run.status ?? 1
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns])
+    execFileSync('ip', ['netns', 'del', floorNs])
+  }
+} else {
+  await main()
 }
