@@ -26,6 +26,8 @@ const MAX_LINE = 64 * 1024 * 1024
  * of a VM whose last update is not cleaned up yet cleans up first, in the agent.)
  */
 const CLEANUP_WHEN_IDLE_MS = 100
+/** Clients at once; one more gets one error line and is closed (dom0 uses one or two). */
+const MAX_CONNECTIONS = 64
 
 function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
@@ -139,7 +141,17 @@ export async function serve(opts: AgentOptions): Promise<void> {
 
   mkdirSync(dirname(opts.socket), { recursive: true, mode: 0o700 })
   rmSync(opts.socket, { force: true })
-  const server = createServer({ allowHalfOpen: true }, (socket) => serveConnection(socket, handle, MAX_LINE))
+  let connections = 0
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    if (connections >= MAX_CONNECTIONS) {
+      socket.on('error', () => socket.destroy())
+      socket.end(`${JSON.stringify({ ok: false, error: `too many connections (at most ${MAX_CONNECTIONS})` })}\n`)
+      return
+    }
+    connections++
+    socket.once('close', () => connections--)
+    serveConnection(socket, handle, MAX_LINE)
+  })
   // the socket is 0600 from its first moment: created under a umask that leaves nothing for others
   const oldUmask = process.umask(0o177)
   await new Promise<void>((resolve, reject) => server.listen(opts.socket, resolve).once('error', reject))

@@ -4,6 +4,9 @@
 import type { Socket } from 'node:net'
 import type { Response } from './protocol.js'
 
+/** Answers a client has not read yet: past this it is not reading at all, and is let go. */
+export const MAX_UNREAD_ANSWERS_BYTES = 16 * 1024 * 1024
+
 export function serveConnection(socket: Socket, handle: (line: string) => Promise<Response>, maxLine: number): void {
   let parts: Buffer[] = []
   let length = 0
@@ -14,7 +17,9 @@ export function serveConnection(socket: Socket, handle: (line: string) => Promis
       const r = await Promise.resolve()
         .then(response)
         .catch((err: unknown): Response => ({ ok: false, error: `internal error: ${(err as Error).message}` }))
-      if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n')
+      if (socket.destroyed) return
+      socket.write(JSON.stringify(r) + '\n')
+      if (socket.writableLength > MAX_UNREAD_ANSWERS_BYTES) socket.destroy()
     })
   }
   socket.on('data', (chunk: Buffer) => {

@@ -2,6 +2,7 @@
 // becomes an error answer and changes nothing.
 import type { ApplyResult } from '../agent.js'
 import { parseVmIp } from '../push/parse.js'
+import { requestShapeProblem } from './bounds.js'
 import type { Entries } from './state.js'
 
 export type Request =
@@ -21,6 +22,8 @@ function describeValue(untrusted: unknown): string {
 }
 
 export function parseRequest(untrustedLine: string): Request {
+  const problem = requestShapeProblem(untrustedLine)
+  if (problem !== undefined) throw new RequestError(problem)
   let untrusted: unknown
   try {
     untrusted = JSON.parse(untrustedLine)

@@ -3,6 +3,7 @@
 // the rules are in place, SIGTERM leaving the rules in force, and a restart restoring them.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { until } from '../helpers/wait.js'
 import t from 'tap'
 import { CDN, DNS, VM_A, VM_B, WWW, makeLab, push, vmChains, type Daemon } from './harness.js'
 
@@ -126,6 +127,8 @@ if (lab) {
   })
 
   await t.test('malformed requests: ok false, nothing changes, the connection stays usable', async (t) => {
+    // the clean-up of the last update runs once the daemon is idle: the state to compare is after it
+    await until('the clean-up after the last update', async () => !/map qf-vms-update \{[^}]*elements/.test(await ruleset()))
     const rulesBefore = await ruleset()
     const stateBefore = persisted()
     const big = 'a'.repeat(5 * 1024 * 1024)
@@ -141,6 +144,8 @@ if (lab) {
       ['remove of something that is no IP', JSON.stringify({ op: 'remove', ips: ['10.137.0.5; drop'] }), /ips/],
       ['a 5 MB line of JSON', JSON.stringify({ op: 'update', entries: { [`/qubes-firewall/${VM_A}`]: '', [`/qubes-firewall/${VM_A}/0000`]: big } }), /long|limit|characters/],
       ['a 5 MB line that is not JSON', big, /JSON/],
+      ['a 10 MB line of [', '['.repeat(10 << 20), /^request nested deeper than 2 levels$/],
+      ['a line of spaces', '   ', /^empty request$/],
     ]
     for (const [what, line, error] of bad) {
       const r = await daemon.request(line)
