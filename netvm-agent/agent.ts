@@ -29,6 +29,9 @@ export interface Failure {
   error: string
 }
 
+/** Per VM, what the agent itself resolved names to before a restart: used once, to restore without DNS. */
+export type CachedResolutions = ReadonlyMap<string, ReadonlyMap<string, Resolution>>
+
 export interface ApplyResult {
   ok: boolean
   applied: string[]
@@ -60,6 +63,14 @@ export class Agent {
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. */
   async replace(push: Push): Promise<ApplyResult> {
     return this.full(push)
+  }
+
+  /**
+   * A restart's replace: names the agent resolved before are taken from `cached`, without asking DNS
+   * (it may not be up yet). They stay the agent's own: the next reapply (SIGHUP, expiry) asks again.
+   */
+  async restore(push: Push, cached: CachedResolutions): Promise<ApplyResult> {
+    return this.full(push, push.vms, cached)
   }
 
   /** What replace() would load into a namespace where nothing exists yet (names resolved as it would). */
@@ -114,12 +125,13 @@ export class Agent {
     return entry.vm.rules.filter((r) => r.expire === undefined || r.expire > now)
   }
 
-  private async resolveNames(push: Push): Promise<Map<string, Map<Hostname, Resolution>>> {
+  private async resolveNames(push: Push, cached: CachedResolutions = new Map()): Promise<Map<string, Map<Hostname, Resolution>>> {
     const wanted = new Set<Hostname>()
-    for (const entry of push.vms.values()) {
+    for (const [ip, entry] of push.vms) {
       if (!entry.ok) continue
       for (const rule of this.liveRules(entry)) {
-        if (rule.dsthost?.kind === 'name' && !entry.vm.resolved.has(rule.dsthost.name)) wanted.add(rule.dsthost.name)
+        const name = rule.dsthost?.kind === 'name' ? rule.dsthost.name : undefined
+        if (name !== undefined && !entry.vm.resolved.has(name) && !cached.get(ip)?.has(name)) wanted.add(name)
       }
     }
     const own = wanted.size === 0 ? new Map<string, Resolution>() : await this.fx.resolve([...wanted], this.fx.nameservers())
@@ -130,7 +142,7 @@ export class Agent {
         for (const rule of this.liveRules(entry)) {
           if (rule.dsthost?.kind !== 'name') continue
           const name = rule.dsthost.name
-          resolution.set(name, entry.vm.resolved.get(name) ?? own.get(name) ?? { error: 'not resolved' })
+          resolution.set(name, entry.vm.resolved.get(name) ?? cached.get(ip)?.get(name) ?? own.get(name) ?? { error: 'not resolved' })
         }
       }
       perVm.set(ip, resolution)
@@ -168,8 +180,8 @@ export class Agent {
   }
 
   /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
-  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms): Promise<ApplyResult> {
-    const resolutions = await this.resolveNames(push)
+  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, cached?: CachedResolutions): Promise<ApplyResult> {
+    const resolutions = await this.resolveNames(push, cached)
     const previous = { connected: { ...this.connected }, forwards: this.forwards }
     this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards

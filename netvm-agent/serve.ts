@@ -6,14 +6,15 @@ import { createServer } from 'node:net'
 import { dirname } from 'node:path'
 import { spawn } from 'node:child_process'
 import { firewallHookPaths, runHooks } from '../common/hooks.js'
-import { Agent, type ApplyResult } from './agent.js'
+import { Agent, type ApplyResult, type CachedResolutions } from './agent.js'
 import { serveConnection } from './daemon/connection.js'
 import { ExpiryTimer } from './daemon/expiry.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
-import { PersistedState, type Entries } from './daemon/state.js'
+import { CACHED, PersistedState, type Entries } from './daemon/state.js'
 import { realEffects } from './effects.js'
 import { PushError } from './errors.js'
 import type { AgentOptions } from './options.js'
+import type { Resolution } from './push/model.js'
 import { parsePush } from './push/parse.js'
 
 export { PersistedState }
@@ -87,12 +88,34 @@ async function notifySystemd(): Promise<void> {
   await new Promise<void>((resolve) => spawn('systemd-notify', ['--ready'], { stdio: 'ignore' }).on('close', () => resolve()).on('error', () => resolve()))
 }
 
+/**
+ * The persisted entries as a push, and what the agent had resolved names to (kept apart, as its own).
+ * The state is a file: its cached addresses go through the push parser like any answer.
+ */
+export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePush>; cached: CachedResolutions } {
+  const entries: Entries = {}
+  const cachedAsAnswers: Entries = {}
+  for (const [key, value] of Object.entries(saved)) {
+    if (key.startsWith(CACHED)) cachedAsAnswers[`/qubes-firewall-resolved/${key.slice(CACHED.length)}`] = value
+    else entries[key] = value
+  }
+  const withCache = parsePush({ ...entries, ...cachedAsAnswers })
+  const cached = new Map<string, Map<string, Resolution>>()
+  for (const [ip, entry] of withCache.vms) {
+    if (!entry.ok) continue
+    const own = new Map([...entry.vm.resolved].filter(([name]) => `/qubes-firewall-resolved/${ip}/${name}` in cachedAsAnswers))
+    if (own.size > 0) cached.set(ip, own)
+  }
+  return { push: parsePush(entries), cached }
+}
+
 /** The persisted rules into the kernel, or every VM blocked until dom0 pushes. */
 async function restore(agent: Agent, state: PersistedState): Promise<void> {
   let restored: ApplyResult
   try {
     const saved = state.load()
-    restored = await agent.replace(parsePush(saved ?? {}))
+    const { push, cached } = restoredPush(saved ?? {})
+    restored = await agent.restore(push, cached)
     if (saved) state.restore(saved)
   } catch (err) {
     log(`persisted state unreadable (${(err as Error).message}); blocking every VM until dom0 pushes`)

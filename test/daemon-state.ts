@@ -21,7 +21,8 @@ t.test('update swaps the pushed VMs, replace everything, remove forgets; only wh
   const want = {
     ...vm('10.137.0.3', 'action=accept proto=icmp'),
     ...vm('10.137.0.4', 'action=accept dsthost=www.example'),
-    '/qubes-firewall-resolved/10.137.0.4/www.example': '192.0.2.10',
+    // what the agent resolved, apart from dom0's answers: asked again after a restart
+    '/qubes-firewall-cached/10.137.0.4/www.example': '192.0.2.10',
     '/connected-ips': '10.137.0.2 10.137.0.3',
   }
   t.same(new PersistedState(dir).load(), want, 'a restart reads the journal')
@@ -90,4 +91,36 @@ t.test('kill -9 at any moment: a restart restores the last answered change (or t
     const matches = [answered, answered + 1].filter((n) => JSON.stringify(expected(n)) === JSON.stringify(restored))
     t.ok(matches.length > 0, `round ${round}: killed after answer ${answered}; restored a whole state (${matches.join(' or ')})`)
   }
+})
+
+t.test('a restart takes the agent\'s own answers from the state without DNS, and asks again at the next reapply', async (t) => {
+  const { Agent } = await import('../netvm-agent/agent.js')
+  const { restoredPush } = await import('../netvm-agent/serve.js')
+  const asked: string[][] = []
+  let answer = '192.0.2.10'
+  const fx = {
+    runNft: async () => {},
+    listNft: async () => undefined,
+    resolve: async (names: readonly string[]) => (asked.push([...names]), new Map(names.map((n) => [n, { addresses: [answer] }]))),
+    nameservers: () => ({ 4: ['192.0.2.53'], 6: [] }),
+    now: () => 1_700_000_000 as import('../common/rule/model.js').EpochSeconds,
+  }
+  const dir = t.testdir()
+  const state = new PersistedState(dir)
+  const first = new Agent(fx)
+  const pushed = vm('10.137.0.4', 'action=drop dsthost=www.example')
+  const { parsePush } = await import('../netvm-agent/push/parse.js')
+  await first.replace(parsePush(pushed))
+  state.record('replace', pushed, (ip) => first.loadedVms().get(ip)?.resolution)
+  t.same(asked, [['www.example']], 'the first apply asked DNS')
+
+  answer = '198.51.100.99'
+  const restarted = new Agent(fx)
+  const saved = restoredPush(new PersistedState(dir).load() ?? {})
+  await restarted.restore(saved.push, saved.cached)
+  t.same(asked.length, 1, 'the restore did not ask')
+  t.same(restarted.loadedVms().get('10.137.0.4')?.resolution.get('www.example' as never), { addresses: ['192.0.2.10'] }, 'the cached answer is in force')
+  await restarted.reapply()
+  t.same(asked.at(-1), ['www.example'], 'a reapply (SIGHUP, expiry) asks again: a name never freezes')
+  t.same(restarted.loadedVms().get('10.137.0.4')?.resolution.get('www.example' as never), { addresses: ['198.51.100.99'] }, 'and the new answer is in force')
 })

@@ -11,7 +11,7 @@ import { Agent, type AgentEffects, type ApplyResult, type LoadedVm } from '../ne
 import { PushError } from '../netvm-agent/errors.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 import type { Push, VmEntry } from '../netvm-agent/push/model.js'
-import { handleRequest, PersistedState } from '../netvm-agent/serve.js'
+import { handleRequest, PersistedState, restoredPush } from '../netvm-agent/serve.js'
 
 const SEED = process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) >>> 0 : 0x5eed_f022
 const ONLY_CASE = process.env['FUZZ_CASE'] !== undefined ? Number(process.env['FUZZ_CASE']) : undefined
@@ -843,7 +843,8 @@ t.test('handleRequest answers every line', async (t) => {
     if ((response as { ok: boolean }).ok) ok++
     // a restart restores what is in force now: the persisted entries parse to the VMs the agent holds
     const restarted = new Agent(fakeEffects().fx)
-    await restarted.replace(parsePush(state.load() ?? {}))
+    const saved = restoredPush(state.load() ?? {})
+    await restarted.restore(saved.push, saved.cached)
     // what is enforced: the rules, and the addresses names stand for (the state keeps names the
     // agent resolved as dom0 would give them, so a restart needs no DNS: compare effective answers)
     const enforced = (vm: LoadedVm) => ({ ...vm, entry: vm.entry.ok ? { ...vm.entry, vm: { ...vm.entry.vm, resolved: null } } : vm.entry, chain: null, inOverlay: null, retired: null })

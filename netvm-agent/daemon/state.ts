@@ -27,7 +27,9 @@ interface Snapshot {
   globals: Entries
 }
 
-const VM_KEY = /^\/qubes-firewall(?:-resolved)?\/([^/]+)/
+const VM_KEY = /^\/qubes-firewall(?:-resolved|-cached)?\/([^/]+)/
+/** What the agent itself resolved a VM's names to: kept apart from dom0's, so that it is asked again after a restart. */
+export const CACHED = '/qubes-firewall-cached/'
 const MARKER = /^\/qubes-firewall\/([^/]+)$/
 /** The global keys the agent takes; anything else without a VM is ignored, and so not kept. */
 const isGlobal = (key: string) => key === '/connected-ips' || key === '/connected-ips6' || key.startsWith('/qubes-firewall-forward')
@@ -93,12 +95,12 @@ export class PersistedState {
     if (op === 'update' && '/qubes-firewall-forward' in pushed) {
       for (const key of this.globals.keys()) if (key.startsWith('/qubes-firewall-forward') && !(key in pushed)) change.globals[key] = null
     }
-    // keep what each VM's names resolved to, so a restart restores its rules without waiting for DNS
+    // keep what the agent resolved each VM's names to, so a restart restores its rules without
+    // waiting for DNS; apart from dom0's answers, which the agent does not ask about again
     for (const vm of vms) {
       const kept = change.vms[vm] as Entries
       for (const [name, resolution] of resolutionOf(vm) ?? []) {
-        const key = `/qubes-firewall-resolved/${vm}/${name}`
-        if ('addresses' in resolution && kept[key] === undefined) kept[key] = resolution.addresses.join(' ')
+        if ('addresses' in resolution && kept[`/qubes-firewall-resolved/${vm}/${name}`] === undefined) kept[`${CACHED}${vm}/${name}`] = resolution.addresses.join(' ')
       }
     }
     this.append(change)
