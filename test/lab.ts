@@ -4,6 +4,7 @@ import { execFile, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
 import { outcome, type Outcome } from './helpers/outcome.js'
+import { mapLimited } from './helpers/pool.js'
 import { until, untilGone } from './helpers/wait.js'
 
 // a lab of its own, beside any other (a user's, another test's)
@@ -29,13 +30,13 @@ async function probe(qube: string, ...targets: string[]): Promise<string[]> {
 }
 
 /** A netvm agent's `status`, asked through its socket as dom0's exec transports do. */
-async function agentStatus(netvm: string): Promise<{ vms: { ip: string }[]; forwards: { to: string; dport: number }[] }> {
+async function agentStatus(netvm: string): Promise<{ vms: { ip: string; rules?: number }[]; forwards: { to: string; dport: number }[] }> {
   const out = await new Promise<string>((resolve, reject) => {
     const args = ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', `${LAB_DIR}/${netvm}/agent.sock`, 'connect']
     const child = execFile('ip', args, (err, stdout) => (err ? reject(err) : resolve(stdout)))
     child.stdin?.end('{"op":"status"}\n')
   })
-  return JSON.parse(out) as { vms: { ip: string }[]; forwards: { to: string; dport: number }[] }
+  return JSON.parse(out) as { vms: { ip: string; rules?: number }[]; forwards: { to: string; dport: number }[] }
 }
 
 const WWW80 = 'tcp:192.0.2.10:80'
@@ -69,6 +70,16 @@ t.test('a qvm-firewall change applies at once', async (t) => {
   t.same(await probe('work', WWW80, WWW443), ['allowed', 'allowed'])
   t.equal((await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')).code, 0)
   t.same(await probe('work', WWW80), ['refused'])
+})
+
+t.test('concurrent adds: the netvm ends with every saved rule (a push never overtakes a newer one)', async (t) => {
+  const ports = [7001, 7002, 7003, 7004, 7005, 7006]
+  const adds = await mapLimited(ports, (port) => dom0('qvm-firewall', 'work', 'add', 'accept', 'www.lab.example', 'tcp', String(port)))
+  t.same(adds.map((a) => a.code), ports.map(() => 0), 'every add confirmed')
+  const saved = (await dom0('qvm-firewall', '--raw', 'work')).stdout.trim().split('\n')
+  const inForce = (await agentStatus('sys-firewall')).vms.find((vm) => vm.ip === '10.137.0.3')
+  t.equal(inForce?.rules, saved.length, `sys-firewall enforces all ${saved.length} saved rules of work`)
+  for (const port of ports) await dom0('qvm-firewall', 'work', 'del', 'accept', 'www.lab.example', 'tcp', String(port))
 })
 
 t.test('an exec: transport, as shell-style words with quotes and as a JSON array', async (t) => {

@@ -1,6 +1,8 @@
 // Applying in dom0: a VM's rules (expired ones dropped, names resolved unless the agent is to) as
 // QubesDB entries, pushed to the agent of the VM's netvm; or everything a netvm serves, at once.
 import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { withLock } from '../store/lock.js'
 import { resolveAll, type Resolution } from '../../common/dns/resolver.js'
 import { parseResolvConf } from '../../common/dns/resolv-conf.js'
 import { firewallEntries } from '../firewall/entries.js'
@@ -58,6 +60,16 @@ export async function vmPushEntries(vm: Domain, opts: ApplyOptions): Promise<Rec
   return entries
 }
 
+/**
+ * Pushes to one netvm happen one at a time, each built (rules read, names resolved) while it holds
+ * the netvm's push lock: a push never overtakes a newer one, so the last to arrive carries every
+ * change saved before it (two `add`s racing can no longer leave the older rules in force).
+ */
+async function pushInOrder(opts: ApplyOptions, netvm: string, build: () => Promise<object>): Promise<NetvmOutcome> {
+  // a push is bounded by the transport's and the resolver's own timeouts: waiting for one is safe
+  return withLock(join(opts.qubesDir, `.push-${netvm}.lock`), async () => send(opts.registry, netvm, await build()), { timeoutMs: 600_000 })
+}
+
 async function send(registry: Registry, netvm: string, request: object): Promise<NetvmOutcome> {
   try {
     const configured = registry.require(netvm).features[TRANSPORT_FEATURE]
@@ -98,27 +110,29 @@ export async function resolvedInNetvm(vmName: string, opts: ApplyOptions): Promi
 export async function applyVm(vmName: string, opts: ApplyOptions): Promise<NetvmOutcome | undefined> {
   const vm = opts.registry.require(vmName)
   if (vm.netvm === undefined || (vm.ip === undefined && vm.ip6 === undefined)) return undefined
-  return send(opts.registry, vm.netvm, { op: 'update', entries: await vmPushEntries(vm, opts) })
+  return pushInOrder(opts, vm.netvm, async () => ({ op: 'update', entries: await vmPushEntries(vm, opts) }))
 }
 
 /** Everything a netvm serves (a `replace`): each connected VM's rules and /connected-ips*. */
 export async function syncNetvm(netvmName: string, opts: ApplyOptions): Promise<NetvmOutcome> {
   const netvm = opts.registry.require(netvmName)
   const connected = opts.registry.connectedTo(netvm.name).filter((vm) => vm.ip !== undefined || vm.ip6 !== undefined)
-  const entries: Record<string, string> = {
-    '/connected-ips': connected.flatMap((vm) => (vm.ip ? [vm.ip] : [])).join(' '),
-    '/connected-ips6': connected.flatMap((vm) => (vm.ip6 ? [vm.ip6] : [])).join(' '),
-  }
-  for (const vm of connected) Object.assign(entries, await vmPushEntries(vm, opts))
-  Object.assign(entries, forwardEntriesFor(opts.registry, opts.qubesDir, netvm.name))
-  return send(opts.registry, netvm.name, { op: 'replace', entries })
+  return pushInOrder(opts, netvm.name, async () => {
+    const entries: Record<string, string> = {
+      '/connected-ips': connected.flatMap((vm) => (vm.ip ? [vm.ip] : [])).join(' '),
+      '/connected-ips6': connected.flatMap((vm) => (vm.ip6 ? [vm.ip6] : [])).join(' '),
+    }
+    for (const vm of connected) Object.assign(entries, await vmPushEntries(vm, opts))
+    Object.assign(entries, forwardEntriesFor(opts.registry, opts.qubesDir, netvm.name))
+    return { op: 'replace', entries }
+  })
 }
 
 /** After a VM's forwards changed: every hop on its way out gets its new set of forwards. */
 export async function applyForwards(vmName: string, opts: ApplyOptions): Promise<NetvmOutcome[]> {
   const outcomes: NetvmOutcome[] = []
   for (const { hop } of hopsOf(opts.registry, opts.registry.require(vmName))) {
-    outcomes.push(await send(opts.registry, hop.name, { op: 'update', entries: forwardEntriesFor(opts.registry, opts.qubesDir, hop.name) }))
+    outcomes.push(await pushInOrder(opts, hop.name, async () => ({ op: 'update', entries: forwardEntriesFor(opts.registry, opts.qubesDir, hop.name) })))
   }
   return outcomes
 }
