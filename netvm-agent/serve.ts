@@ -34,7 +34,28 @@ function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
 }
 
-/** One request line -> its answer. Changes are recorded in `state` once the agent took them. */
+/**
+ * A change in force that could not be persisted (a full disk): the kernel goes back to what the state
+ * holds, so that the answer, the kernel and a restart agree. `touched`: the VMs the change was about
+ * (undefined: all of them, a replace).
+ */
+async function rollBack(agent: Agent, state: PersistedState, touched: readonly string[] | undefined, err: unknown): Promise<Response> {
+  const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+  const error = `could not persist the change (${reason}); rolled back: the rules before it stay in force`
+  log(error)
+  if (touched === undefined) {
+    const { push, cached } = restoredPush(state.current())
+    await agent.restore(push, cached)
+  } else {
+    const kept = touched.filter((ip) => state.has(ip))
+    const added = touched.filter((ip) => !state.has(ip))
+    if (kept.length > 0) await agent.update(restoredPush(state.current(kept)).push)
+    if (added.length > 0) await agent.remove(added)
+  }
+  return { ok: false, error }
+}
+
+/** One request line -> its answer. Changes are persisted in `state` once the agent took them. */
 export async function handleRequest(agent: Agent, state: PersistedState, untrustedLine: string): Promise<Response> {
   try {
     const request = parseRequest(untrustedLine)
@@ -44,12 +65,24 @@ export async function handleRequest(agent: Agent, state: PersistedState, untrust
         const push = parsePush(request.untrustedEntries)
         const result = request.op === 'replace' ? await agent.replace(push) : await agent.update(push)
         // VMs that failed closed are kept as pushed too, so that a restart blocks them again
-        if (result.error === undefined) state.record(request.op, request.untrustedEntries as Entries, (vm) => agent.loadedVms().get(vm)?.resolution)
+        if (result.error === undefined) {
+          try {
+            state.record(request.op, request.untrustedEntries as Entries, (vm) => agent.loadedVms().get(vm)?.resolution)
+          } catch (err) {
+            return rollBack(agent, state, request.op === 'replace' ? undefined : [...push.vms.keys()], err)
+          }
+        }
         return { ...result, ...(push.ignored.length > 0 && { ignored: push.ignored }) }
       }
       case 'remove': {
         const result = await agent.remove(request.ips)
-        if (result.ok) state.forget(request.ips)
+        if (result.ok) {
+          try {
+            state.forget(request.ips)
+          } catch (err) {
+            return rollBack(agent, state, request.ips, err)
+          }
+        }
         return { ...result, removed: [...request.ips] }
       }
       case 'status':
@@ -112,15 +145,21 @@ export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePus
 /** The persisted rules into the kernel, or every VM blocked until dom0 pushes. */
 async function restore(agent: Agent, state: PersistedState): Promise<void> {
   let restored: ApplyResult
+  let saved: Entries | undefined
   try {
-    const saved = state.load()
+    saved = state.load()
     const { push, cached } = restoredPush(saved ?? {})
     restored = await agent.restore(push, cached)
-    if (saved) state.restore(saved)
   } catch (err) {
     log(`persisted state unreadable (${(err as Error).message}); blocking every VM until dom0 pushes`)
+    saved = {}
     restored = await agent.replace(parsePush({}))
-    state.restore({})
+  }
+  try {
+    state.restore(saved ?? {})
+  } catch (err) {
+    // a full disk: the files stay as they are, and say what is in force
+    log(`could not rewrite the state (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); it stays as it was`)
   }
   for (const f of restored.failed) log(`${f.vm}${f.rule !== null ? `: rule ${f.rule}` : ''}: ${f.error}`)
   if (restored.error) log(`restoring failed: ${restored.error}`)

@@ -5,7 +5,7 @@
 // one-VM update costs the same whatever the number of VMs. state.json is a snapshot, rewritten
 // atomically now and then (compact()); journal lines up to its `seq` are then dropped. A line torn by
 // a crash was never answered, and is ignored: a restart restores exactly what was last answered.
-import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../common/atomic-write.js'
 import type { Resolution } from '../../common/dns/resolver.js'
@@ -106,6 +106,17 @@ export class PersistedState {
     this.append(change)
   }
 
+  /** What is kept now: every VM's entries and the globals (`ips`: only those VMs' entries). */
+  current(ips?: readonly string[]): Entries {
+    const vms = ips === undefined ? [...this.vms.values()] : ips.map((ip) => this.vms.get(ip)).filter((e): e is Entries => e !== undefined)
+    return Object.assign({}, ...vms, ips === undefined ? Object.fromEntries(this.globals) : {}) as Entries
+  }
+
+  /** Whether a VM is kept. */
+  has(ip: string): boolean {
+    return this.vms.has(ip)
+  }
+
   forget(ips: readonly string[]): void {
     const change: Change = { seq: this.seq + 1, vms: {}, globals: {} }
     for (const ip of ips) if (this.vms.has(ip)) change.vms[ip] = null
@@ -123,7 +134,7 @@ export class PersistedState {
     const snapshot: Snapshot = { version: 2, seq: this.seq, vms: Object.fromEntries(this.vms), globals: Object.fromEntries(this.globals) }
     const text = JSON.stringify(snapshot) + '\n'
     atomicWriteFile(this.snapshotFile, text, 0o600)
-    this.snapshotBytes = text.length
+    this.snapshotBytes = Buffer.byteLength(text)
     // lines up to seq are in the snapshot now; a crash before this truncation only leaves them to be skipped
     ftruncateSync(this.openJournal(), 0)
     this.journalBytes = 0
@@ -138,16 +149,24 @@ export class PersistedState {
     if (this.journalFd === undefined) {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 })
       this.journalFd = openSync(this.journalFile, 'a', 0o600)
+      this.journalBytes = fstatSync(this.journalFd).size
     }
     return this.journalFd
   }
 
-  /** Synced before it returns: the caller answers only then. */
+  /** Synced before it returns: the caller answers only then. A failed write (a full disk) leaves no part of it behind, and throws. */
   private append(change: Change): void {
-    const line = JSON.stringify(change) + '\n'
+    const line = Buffer.from(JSON.stringify(change) + '\n')
     const fd = this.openJournal()
-    writeSync(fd, line)
-    fdatasyncSync(fd)
+    let written = 0
+    try {
+      while (written < line.length) written += writeSync(fd, line, written)
+      fdatasyncSync(fd)
+    } catch (err) {
+      // back to the last whole line: a torn one would hide every line written after it
+      ftruncateSync(fd, this.journalBytes)
+      throw err
+    }
     this.journalBytes += line.length
     this.seq = change.seq
     applyChange(this.vms, this.globals, change)
