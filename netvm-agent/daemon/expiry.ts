@@ -3,7 +3,7 @@
 // overflow past 2^31 ms (24.8 days) and would fire at once, in a loop.
 import type { LoadedVm } from '../plan.js'
 
-const LONGEST_WAIT_MS = 24 * 3600 * 1000
+export const LONGEST_WAIT_MS = 24 * 3600 * 1000
 /** After the expiry second, so that the kernel's own match has ended. */
 const AFTER_EXPIRY_MS = 200
 
@@ -19,31 +19,37 @@ export function nextExpiry(vms: Iterable<LoadedVm>, now: number): number | undef
   return next
 }
 
+/** The clock and timers it runs on (tests give their own). */
+export interface Timers {
+  now: () => number
+  set: (run: () => void, ms: number) => NodeJS.Timeout
+  clear: (timer: NodeJS.Timeout | undefined) => void
+}
+
+const REAL_TIMERS: Timers = { now: () => Date.now(), set: (run, ms) => setTimeout(run, ms).unref(), clear: (timer) => clearTimeout(timer) }
+
 export class ExpiryTimer {
   private timer: NodeJS.Timeout | undefined
 
   constructor(
     private readonly loaded: () => Iterable<LoadedVm>,
     private readonly onExpiry: () => Promise<unknown>,
+    private readonly timers: Timers = REAL_TIMERS,
   ) {}
 
   /** (Re)schedules for the earliest expiry among what is loaded now. */
   schedule(): void {
-    clearTimeout(this.timer)
-    const now = Date.now() / 1000
+    this.timers.clear(this.timer)
+    const now = this.timers.now() / 1000
     const next = nextExpiry(this.loaded(), now)
     if (next === undefined) return
     const wait = (next - now) * 1000 + AFTER_EXPIRY_MS
-    if (wait > LONGEST_WAIT_MS) {
-      // not yet: look again later
-      this.timer = setTimeout(() => this.schedule(), LONGEST_WAIT_MS)
-    } else {
-      this.timer = setTimeout(() => void this.onExpiry().finally(() => this.schedule()), wait)
-    }
-    this.timer.unref()
+    // a far expiry: not yet, look again later
+    if (wait > LONGEST_WAIT_MS) this.timer = this.timers.set(() => this.schedule(), LONGEST_WAIT_MS)
+    else this.timer = this.timers.set(() => void this.onExpiry().finally(() => this.schedule()), wait)
   }
 
   stop(): void {
-    clearTimeout(this.timer)
+    this.timers.clear(this.timer)
   }
 }
