@@ -43,7 +43,7 @@ export interface ApplyResult {
 
 export class Agent {
   private vms = new Map<string, LoadedVm>()
-  private connected: { 4?: readonly string[]; 6?: readonly string[] } = {}
+  private connected: Connected = {}
   private forwards: readonly ForwardRule[] = []
   /** Whether our skeleton (and the jump in custom-forward) is known to be in place. */
   private skeletonReady = false
@@ -172,11 +172,10 @@ export class Agent {
     }
   }
 
+  /** Takes /connected-ips* from the push; returns the families it carried. */
   private takeConnected(push: Push): Set<Family> {
-    const changed = new Set<Family>()
-    if (push.connectedIps4) (this.connected[4] = push.connectedIps4.map(String)), changed.add(4)
-    if (push.connectedIps6) (this.connected[6] = push.connectedIps6.map(String)), changed.add(6)
-    return changed
+    this.connected = this.connectedOf(push)
+    return new Set<Family>([...(push.connectedIps4 ? [4 as const] : []), ...(push.connectedIps6 ? [6 as const] : [])])
   }
 
   /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
