@@ -82,24 +82,23 @@ interface GlobalOptions {
   qubesDir?: string
 }
 
-const FLAGS: Record<string, 'raw' | 'resolved' | 'reload' | 'sync' | 'quiet' | 'verbose'> = {
-  '--raw': 'raw', '--resolved': 'resolved', '-r': 'reload', '--reload': 'reload', '--sync': 'sync',
-  '-q': 'quiet', '--quiet': 'quiet', '-v': 'verbose', '--verbose': 'verbose',
-}
-
 /**
  * Options after VMNAME, before the action's own words (`qvm-firewall work --raw list`), as Qubes'
- * argparse takes them: they are taken off `words` into `opts`.
+ * argparse takes them: read with the program's own option list and taken off `words` into `opts`.
  */
-export function takeTrailingOptions(untrustedWords: readonly string[], opts: GlobalOptions): string[] {
+export function takeTrailingOptions(untrustedWords: readonly string[], opts: GlobalOptions, options: readonly Option[]): string[] {
   const words = [...untrustedWords]
   while (words[0]?.startsWith('-')) {
     const word = words.shift() as string
-    const flag = FLAGS[word]
-    if (flag !== undefined) opts[flag] = true
-    else if (word === '--qubes-dir' && words[0] !== undefined) opts.qubesDir = words.shift()
-    else if (word.startsWith('--qubes-dir=')) opts.qubesDir = word.slice('--qubes-dir='.length)
-    else throw new UsageError(`unrecognized arguments: ${word.slice(0, 40)}`)
+    const unrecognized = new UsageError(`unrecognized arguments: ${word.slice(0, 40)}`)
+    const equals = word.startsWith('--') ? word.indexOf('=') : -1
+    const [name, inline] = equals > 0 ? [word.slice(0, equals), word.slice(equals + 1)] : [word, undefined]
+    const option = options.find((o) => (o.long === name || o.short === name) && o.long !== '--version')
+    if (option === undefined) throw unrecognized
+    const takesValue = option.required || option.optional
+    const value = takesValue ? (inline ?? words.shift()) : inline === undefined ? true : undefined
+    if (value === undefined) throw unrecognized
+    ;(opts as Record<string, unknown>)[option.attributeName()] = value
   }
   return words
 }
@@ -224,9 +223,9 @@ async function qvmFirewallForward(vm: Domain, words: readonly string[], qubesDir
   for (const outcome of await applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })) reportOutcome(undefined, outcome, opts)
 }
 
-export async function qvmFirewall(vmName: string | undefined, untrustedWords: readonly string[], opts: GlobalOptions): Promise<void> {
+export async function qvmFirewall(vmName: string | undefined, untrustedWords: readonly string[], opts: GlobalOptions, options: readonly Option[] = []): Promise<void> {
   if (vmName === undefined) throw new UsageError('the following arguments are required: VMNAME')
-  const words = takeTrailingOptions(untrustedWords, opts)
+  const words = takeTrailingOptions(untrustedWords, opts, options)
   const qubesDir = resolveQubesDir(opts)
   if (opts.sync) {
     // everything this netvm serves, in one replace: for an agent that (re)started
@@ -275,7 +274,7 @@ export function buildProgram(): Command {
     .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset | forward ...')
     .passThroughOptions()
     .addHelpText('after', EPILOG)
-    .action((vmName: string | undefined, words: string[], opts: GlobalOptions) => qvmFirewall(vmName, words, opts))
+    .action((vmName: string | undefined, words: string[], opts: GlobalOptions, command: Command) => qvmFirewall(vmName, words, opts, command.options))
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
