@@ -200,27 +200,23 @@ t.test('20 concurrent modifyRules, one process each, lose no rule', async (t) =>
 })
 
 t.test('locks', async (t) => {
-  t.test('a lock left by a dead process is taken over', async (t) => {
-    const qubesDir = vmWith(t, THREE)
-    const lock = join(vmDir(qubesDir, 'work'), '.firewall.xml.lock')
-    mkdirSync(lock)
-    writeFileSync(join(lock, 'owner'), String(deadPid()))
-    // a live owner would make this wait 30 s and throw: getting through at all is the takeover
-    await modifyRules(qubesDir, 'work', clock, (rules) => addRule(rules, rule('action=accept proto=icmp'), 0))
-    t.same(raw(loadRules(qubesDir, 'work', now)), ['action=accept proto=icmp', ...THREE_RAW])
-    t.notOk(existsSync(lock), 'and released')
-  })
-
-  t.test('a lock whose pid now belongs to another process (reused after a crash) is taken over', async (t) => {
-    const qubesDir = vmWith(t, THREE)
-    const lock = join(vmDir(qubesDir, 'work'), '.firewall.xml.lock')
-    mkdirSync(lock)
+  // a live owner would make modifyRules wait 30 s and throw: getting through at all is the takeover
+  const staleOwners: [what: string, owner: () => string][] = [
+    ['a lock left by a dead process is taken over', () => String(deadPid())],
     // this process lives, but it did not start at tick 1: the recorded owner is gone
-    writeFileSync(join(lock, 'owner'), `${process.pid} 1`)
-    await modifyRules(qubesDir, 'work', clock, (rules) => addRule(rules, rule('action=accept proto=icmp'), 0))
-    t.same(raw(loadRules(qubesDir, 'work', now)), ['action=accept proto=icmp', ...THREE_RAW])
-    t.notOk(existsSync(lock), 'and released')
-  })
+    ['a lock whose pid now belongs to another process (reused after a crash) is taken over', () => `${process.pid} 1`],
+  ]
+  for (const [what, owner] of staleOwners) {
+    t.test(what, async (t) => {
+      const qubesDir = vmWith(t, THREE)
+      const lock = join(vmDir(qubesDir, 'work'), '.firewall.xml.lock')
+      mkdirSync(lock)
+      writeFileSync(join(lock, 'owner'), owner())
+      await modifyRules(qubesDir, 'work', clock, (rules) => addRule(rules, rule('action=accept proto=icmp'), 0))
+      t.same(raw(loadRules(qubesDir, 'work', now)), ['action=accept proto=icmp', ...THREE_RAW])
+      t.notOk(existsSync(lock), 'and released')
+    })
+  }
 
   t.test('a lock whose maker died before writing its pid is taken over once old', async (t) => {
     const qubesDir = vmWith(t, THREE)
