@@ -240,10 +240,12 @@ t.test('a qrexec client that outlives its closed connection, ignoring SIGTERM, i
   const local = await freePort()
   const binding = await bind(t, `${local}:work:80`, { QREXEC_CLIENT_VM: join(FIXTURES, 'qrexec-stubborn'), QCT_PIDFILE: pidFile })
   const socket = connect({ host: '127.0.0.1', port: local, allowHalfOpen: true })
+  // listening for the close before waiting for the pid file: the connection may be over first
+  const closed = new Promise((resolve) => socket.once('close', resolve))
   socket.on('data', () => socket.end())
   socket.resume()
   const pid = Number(await untilFile(pidFile))
-  await new Promise((resolve) => socket.once('close', resolve))
+  await closed
   t.ok(await untilGone(pid, 'the stubborn qrexec client ended'), 'SIGTERM, then SIGKILL')
   t.equal(binding.child.exitCode, null, 'the listener keeps serving')
 })
