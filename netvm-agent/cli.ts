@@ -1,5 +1,5 @@
 // qubes-firewall-agent {render|apply|init|serve}
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { runProgram } from '../common/cli/run.js'
 import { Agent, type AgentEffects } from './agent.js'
 import { realEffects } from './effects.js'
@@ -9,6 +9,7 @@ import { ordinaryHostReason } from './host-check.js'
 import { listNft } from './nft/run.js'
 import { parsePush } from './push/parse.js'
 import { readStdin } from './stdin.js'
+import { failureLine } from './failure-line.js'
 
 
 async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
@@ -37,7 +38,7 @@ async function checkHost(force: boolean | undefined): Promise<void> {
 /** Prints one line per failure, naming the VM (and rule, and name); exit 1 if any. */
 function report(result: Awaited<ReturnType<Agent['replace']>>): void {
   for (const f of result.failed) {
-    process.stderr.write(`qubes-firewall-agent: ${f.vm}${f.rule !== null ? `: rule ${f.rule}` : ''}: ${f.error}\n`)
+    process.stderr.write(`qubes-firewall-agent: ${failureLine(f)}\n`)
   }
   if (!result.ok) process.exitCode = 1
 }
@@ -97,11 +98,12 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('the daemon: restore the last rules, run the hooks, then take pushes on the socket')
-    .action(async () => {
+    .description('the daemon: restore the last rules, run the hooks, then take pushes on the socket (and QubesDB\'s, with --source qubesdb)')
+    .addOption(new Option('--source <source>', "also take the rules Qubes' dom0 writes into this VM's QubesDB").choices(['socket', 'qubesdb']).default('socket'))
+    .action(async (serveOptions: Pick<AgentOptions, 'source'>) => {
       await checkHost(opts().force)
       const { serve } = await import('./serve.js')
-      await serve(opts())
+      await serve({ ...opts(), ...serveOptions })
     })
   return program
 }

@@ -5,4 +5,6 @@ export interface AgentOptions {
   stateDir: string
   socket: string
   force?: boolean
+  /** serve: where the rules come from besides the socket */
+  source?: 'socket' | 'qubesdb'
 }

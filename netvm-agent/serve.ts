@@ -6,18 +6,20 @@ import { createServer } from 'node:net'
 import { dirname } from 'node:path'
 import { spawn } from 'node:child_process'
 import { firewallHookPaths, runHooks } from '../common/hooks.js'
-import { Agent, type ApplyResult, type CachedResolutions } from './agent.js'
+import { Agent, type ApplyResult } from './agent.js'
+import { applyChange, removeVms, restoredPush } from './daemon/changes.js'
 import { serveConnection } from './daemon/connection.js'
 import { ExpiryTimer } from './daemon/expiry.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
-import { CACHED, PersistedState, type Entries } from './daemon/state.js'
+import { PersistedState, type Entries } from './daemon/state.js'
 import { realEffects } from './effects.js'
+import { startQubesDbSource } from './qubesdb/daemon-source.js'
 import { PushError } from './errors.js'
 import type { AgentOptions } from './options.js'
-import type { Resolution } from './push/model.js'
 import { parsePush } from './push/parse.js'
+import { failureLine } from './failure-line.js'
 
-export { PersistedState }
+export { PersistedState, restoredPush }
 
 const HOOK_TIMEOUT_MS = 60_000
 const MAX_LINE = 64 * 1024 * 1024
@@ -34,57 +36,16 @@ function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
 }
 
-/**
- * A change in force that could not be persisted (a full disk): the kernel goes back to what the state
- * holds, so that the answer, the kernel and a restart agree. `touched`: the VMs the change was about
- * (undefined: all of them, a replace).
- */
-async function rollBack(agent: Agent, state: PersistedState, touched: readonly string[] | undefined, err: unknown): Promise<Response> {
-  const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
-  const error = `could not persist the change (${reason}); rolled back: the rules before it stay in force`
-  log(error)
-  if (touched === undefined) {
-    const { push, cached } = restoredPush(state.current())
-    await agent.restore(push, cached)
-  } else {
-    const kept = touched.filter((ip) => state.has(ip))
-    const added = touched.filter((ip) => !state.has(ip))
-    if (kept.length > 0) await agent.update(restoredPush(state.current(kept)).push)
-    if (added.length > 0) await agent.remove(added)
-  }
-  return { ok: false, error }
-}
-
 /** One request line -> its answer. Changes are persisted in `state` once the agent took them. */
 export async function handleRequest(agent: Agent, state: PersistedState, untrustedLine: string): Promise<Response> {
   try {
     const request = parseRequest(untrustedLine)
     switch (request.op) {
       case 'replace':
-      case 'update': {
-        const push = parsePush(request.untrustedEntries)
-        const result = request.op === 'replace' ? await agent.replace(push) : await agent.update(push)
-        // VMs that failed closed are kept as pushed too, so that a restart blocks them again
-        if (result.error === undefined) {
-          try {
-            state.record(request.op, request.untrustedEntries as Entries, (vm) => agent.loadedVms().get(vm)?.resolution)
-          } catch (err) {
-            return rollBack(agent, state, request.op === 'replace' ? undefined : [...push.vms.keys()], err)
-          }
-        }
-        return { ...result, ...(push.ignored.length > 0 && { ignored: push.ignored }) }
-      }
-      case 'remove': {
-        const result = await agent.remove(request.ips)
-        if (result.ok) {
-          try {
-            state.forget(request.ips)
-          } catch (err) {
-            return rollBack(agent, state, request.ips, err)
-          }
-        }
-        return { ...result, removed: [...request.ips] }
-      }
+      case 'update':
+        return await applyChange(agent, state, request.op, parsePush(request.untrustedEntries), request.untrustedEntries as Entries)
+      case 'remove':
+        return await removeVms(agent, state, request.ips)
       case 'status':
         return status(agent)
     }
@@ -121,27 +82,6 @@ async function notifySystemd(): Promise<void> {
   await new Promise<void>((resolve) => spawn('systemd-notify', ['--ready'], { stdio: 'ignore' }).on('close', () => resolve()).on('error', () => resolve()))
 }
 
-/**
- * The persisted entries as a push, and what the agent had resolved names to (kept apart, as its own).
- * The state is a file: its cached addresses go through the push parser like any answer.
- */
-export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePush>; cached: CachedResolutions } {
-  const entries: Entries = {}
-  const cachedAsAnswers: Entries = {}
-  for (const [key, value] of Object.entries(saved)) {
-    if (key.startsWith(CACHED)) cachedAsAnswers[`/qubes-firewall-resolved/${key.slice(CACHED.length)}`] = value
-    else entries[key] = value
-  }
-  const withCache = parsePush({ ...entries, ...cachedAsAnswers })
-  const cached = new Map<string, Map<string, Resolution>>()
-  for (const [ip, entry] of withCache.vms) {
-    if (!entry.ok) continue
-    const own = new Map([...entry.vm.resolved].filter(([name]) => `/qubes-firewall-resolved/${ip}/${name}` in cachedAsAnswers))
-    if (own.size > 0) cached.set(ip, own)
-  }
-  return { push: parsePush(entries), cached }
-}
-
 /** The persisted rules into the kernel, or every VM blocked until dom0 pushes. */
 async function restore(agent: Agent, state: PersistedState): Promise<void> {
   let restored: ApplyResult
@@ -161,7 +101,7 @@ async function restore(agent: Agent, state: PersistedState): Promise<void> {
     // a full disk: the files stay as they are, and say what is in force
     log(`could not rewrite the state (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); it stays as it was`)
   }
-  for (const f of restored.failed) log(`${f.vm}${f.rule !== null ? `: rule ${f.rule}` : ''}: ${f.error}`)
+  for (const f of restored.failed) log(failureLine(f))
   if (restored.error) log(`restoring failed: ${restored.error}`)
 }
 
@@ -182,6 +122,8 @@ export async function serve(opts: AgentOptions): Promise<void> {
     log(`hook ${r.path}: ${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}${r.output.trim() ? `: ${r.output.trim().split('\n').join(' | ').slice(0, 500)}` : ''}`),
   )
 
+  // QubesDB's watch starts once the persisted rules are in force and the hooks ran, as in Qubes
+  const qubesDb = opts.source === 'qubesdb' ? startQubesDbSource(agent, state, exclusive, log) : undefined
   const expiry = new ExpiryTimer(() => agent.loadedVms().values(), () => exclusive(() => agent.reapply()))
   expiry.schedule()
   let cleanupTimer: NodeJS.Timeout | undefined
@@ -226,6 +168,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = () => {
       expiry.stop()
+      qubesDb?.stop()
       clearTimeout(cleanupTimer)
       server.close()
       rmSync(opts.socket, { force: true })

@@ -1,0 +1,83 @@
+// A change of the rules as the daemon makes it: in force first, then persisted; when it cannot be
+// persisted (a full disk), the kernel goes back to what the state holds, so that the answer, the
+// kernel and a restart agree. Every source of changes (the socket, QubesDB) goes through here.
+import type { Agent, CachedResolutions } from '../agent.js'
+import type { Push, Resolution } from '../push/model.js'
+import { parsePush } from '../push/parse.js'
+import type { Response } from './protocol.js'
+import { CACHED, type Entries, type PersistedState } from './state.js'
+
+function log(message: string): void {
+  process.stderr.write(`qubes-firewall-agent: ${message}\n`)
+}
+
+/**
+ * The persisted entries as a push, and what the agent had resolved names to (kept apart, as its own).
+ * The state is a file: its cached addresses go through the push parser like any answer.
+ */
+export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePush>; cached: CachedResolutions } {
+  const entries: Entries = {}
+  const cachedAsAnswers: Entries = {}
+  for (const [key, value] of Object.entries(saved)) {
+    if (key.startsWith(CACHED)) cachedAsAnswers[`/qubes-firewall-resolved/${key.slice(CACHED.length)}`] = value
+    else entries[key] = value
+  }
+  const withCache = parsePush({ ...entries, ...cachedAsAnswers })
+  const cached = new Map<string, Map<string, Resolution>>()
+  for (const [ip, entry] of withCache.vms) {
+    if (!entry.ok) continue
+    const own = new Map([...entry.vm.resolved].filter(([name]) => `/qubes-firewall-resolved/${ip}/${name}` in cachedAsAnswers))
+    if (own.size > 0) cached.set(ip, own)
+  }
+  return { push: parsePush(entries), cached }
+}
+
+/**
+ * A change in force that could not be persisted (a full disk): the kernel goes back to what the state
+ * holds, so that the answer, the kernel and a restart agree. `touched`: the VMs the change was about
+ * (undefined: all of them, a replace).
+ */
+async function rollBack(agent: Agent, state: PersistedState, touched: readonly string[] | undefined, err: unknown): Promise<Response> {
+  const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+  const error = `could not persist the change (${reason}); rolled back: the rules before it stay in force`
+  log(error)
+  if (touched === undefined) {
+    const { push, cached } = restoredPush(state.current())
+    await agent.restore(push, cached)
+  } else {
+    const kept = touched.filter((ip) => state.has(ip))
+    const added = touched.filter((ip) => !state.has(ip))
+    if (kept.length > 0) await agent.update(restoredPush(state.current(kept)).push)
+    if (added.length > 0) await agent.remove(added)
+  }
+  return { ok: false, error }
+}
+
+/**
+ * A replace or update, in force and then persisted (`entries` as they came, so that a restart parses
+ * them again). VMs that failed closed are kept as pushed too, so that a restart blocks them again.
+ */
+export async function applyChange(agent: Agent, state: PersistedState, op: 'replace' | 'update', push: Push, entries: Entries): Promise<Response> {
+  const result = op === 'replace' ? await agent.replace(push) : await agent.update(push)
+  if (result.error === undefined) {
+    try {
+      state.record(op, entries, (vm) => agent.loadedVms().get(vm)?.resolution)
+    } catch (err) {
+      return rollBack(agent, state, op === 'replace' ? undefined : [...push.vms.keys()], err)
+    }
+  }
+  return { ...result, ...(push.ignored.length > 0 && { ignored: push.ignored }) }
+}
+
+export async function removeVms(agent: Agent, state: PersistedState, ips: readonly string[]): Promise<Response> {
+  const result = await agent.remove(ips)
+  if (result.ok) {
+    try {
+      state.forget(ips)
+    } catch (err) {
+      return rollBack(agent, state, ips, err)
+    }
+  }
+  return { ...result, removed: [...ips] }
+}
+

@@ -1,0 +1,65 @@
+// `serve --source qubesdb`: the QubesDB watch and source wired to the daemon's agent and state.
+// Changes from QubesDB take their turn with the socket's requests (one change at a time).
+import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL } from '../../common/qubesdb-keys.js'
+import type { Agent, ApplyResult } from '../agent.js'
+import { applyChange, removeVms } from '../daemon/changes.js'
+import type { PersistedState } from '../daemon/state.js'
+import { PushError } from '../errors.js'
+import type { Push } from '../push/model.js'
+import { parsePush, parseVmIp } from '../push/parse.js'
+import { qubesDbTools, type QubesDb } from './client.js'
+import { QubesDbSource, type ChangeRequest } from './source.js'
+import { QubesDbWatch } from './watch.js'
+import { failureLine } from '../failure-line.js'
+
+export type Exclusive = <T>(work: () => Promise<T> | T) => Promise<T>
+
+/** The push with each unreadable VM blocked, its reason named. */
+function blockUnreadable(push: Push, unreadable: ReadonlyMap<string, string>): Push {
+  if (unreadable.size === 0) return push
+  const vms = new Map(push.vms)
+  for (const [ip, error] of unreadable) {
+    vms.set(ip, { ok: false, failure: { ip, family: parseVmIp(ip)?.family ?? 4, error: `unreadable in QubesDB: ${error}`, rule: null } })
+  }
+  return { ...push, vms }
+}
+
+export interface QubesDbDaemonSource {
+  stop(): void
+}
+
+export function startQubesDbSource(
+  agent: Agent,
+  state: PersistedState,
+  exclusive: Exclusive,
+  log: (message: string) => void,
+  db: QubesDb = qubesDbTools(),
+): QubesDbDaemonSource {
+  const change = (request: ChangeRequest) =>
+    exclusive(async () => {
+      let push: Push
+      try {
+        push = blockUnreadable(parsePush(request.entries), request.unreadable)
+      } catch (err) {
+        if (err instanceof PushError) return { ok: false, error: err.message }
+        throw err
+      }
+      const result = await applyChange(agent, state, request.op, push, request.entries)
+      for (const f of (result as ApplyResult).failed ?? []) log(failureLine(f))
+      return result
+    })
+  const source = new QubesDbSource({
+    db,
+    change,
+    remove: (ips) => exclusive(() => removeVms(agent, state, ips)),
+    resolutionOf: (ip) => agent.loadedVms().get(ip)?.resolution,
+    log,
+  })
+  const watch = new QubesDbWatch(db, [FIREWALL, CONNECTED_IPS, CONNECTED_IPS6], {
+    onPath: (path) => source.onPath(path),
+    onLive: () => source.onLive(),
+    onProblem: log,
+  })
+  watch.start()
+  return { stop: () => watch.stop() }
+}
