@@ -15,6 +15,8 @@ export const DNS = '/dns/'
 export const RESOLVED = '/qubes-firewall-resolved/'
 /** Ours: `/qubes-firewall-forward` (empty: forwards complete) and `/qubes-firewall-forward/NNNN`. */
 export const FORWARD = '/qubes-firewall-forward'
+/** Ours, in the firewall VM's own QubesDB: the agent writes it to learn that its watch is registered. */
+export const WATCH_SENTINEL = '/qubes-firewall-agent-watch'
 
 export const markerKey = (ip: string): string => `${FIREWALL}${ip}`
 export const vmPrefix = (ip: string): string => `${FIREWALL}${ip}/`

@@ -12,6 +12,7 @@ import { loadRules } from '../store/firewall-store.js'
 import { forwardEntriesFor, hopsOf } from './forwards.js'
 import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'
 import type { AgentAnswer, NetvmOutcome } from './outcome.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, resolvedKey } from '../../common/qubesdb-keys.js'
 
 export { describeOutcome, type AgentAnswer, type NetvmOutcome } from './outcome.js'
 
@@ -55,7 +56,7 @@ export async function vmPushEntries(vm: Domain, opts: ApplyOptions): Promise<Rec
   const resolutions = await resolveForPush(rules, opts)
   for (const ip of [vm.ip, vm.ip6]) {
     if (ip === undefined) continue
-    for (const [name, res] of resolutions) entries[`/qubes-firewall-resolved/${ip}/${name}`] = 'addresses' in res ? res.addresses.join(' ') : ''
+    for (const [name, res] of resolutions) entries[resolvedKey(ip, name)] = 'addresses' in res ? res.addresses.join(' ') : ''
   }
   return entries
 }
@@ -119,8 +120,8 @@ export async function syncNetvm(netvmName: string, opts: ApplyOptions): Promise<
   const connected = opts.registry.connectedTo(netvm.name).filter((vm) => vm.ip !== undefined || vm.ip6 !== undefined)
   return pushInOrder(opts, netvm.name, async () => {
     const entries: Record<string, string> = {
-      '/connected-ips': connected.flatMap((vm) => (vm.ip ? [vm.ip] : [])).join(' '),
-      '/connected-ips6': connected.flatMap((vm) => (vm.ip6 ? [vm.ip6] : [])).join(' '),
+      [CONNECTED_IPS]: connected.flatMap((vm) => (vm.ip ? [vm.ip] : [])).join(' '),
+      [CONNECTED_IPS6]: connected.flatMap((vm) => (vm.ip6 ? [vm.ip6] : [])).join(' '),
     }
     for (const vm of connected) Object.assign(entries, await vmPushEntries(vm, opts))
     Object.assign(entries, forwardEntriesFor(opts.registry, opts.qubesDir, netvm.name))

@@ -1,6 +1,7 @@
 // The QubesDB entries dom0 gives a VM's netvm, as Qubes' reload_firewall_for_vm writes them.
 import type { EpochSeconds, Rule } from '../../common/rule/model.js'
 import { qdbEntries } from '../rule/format-qdb.js'
+import { markerKey, vmKey } from '../../common/qubesdb-keys.js'
 
 export interface VmAddresses {
   ip?: string | undefined
@@ -12,9 +13,8 @@ export function firewallEntries(vm: VmAddresses, rules: readonly Rule[], now: Ep
   const entries: Record<string, string> = {}
   for (const [family, ip] of [[4, vm.ip], [6, vm.ip6]] as const) {
     if (ip === undefined) continue
-    const base = `/qubes-firewall/${ip}`
-    entries[base] = ''
-    for (const [key, value] of Object.entries(qdbEntries(rules, family, now))) entries[`${base}/${key}`] = value
+    entries[markerKey(ip)] = ''
+    for (const [key, value] of Object.entries(qdbEntries(rules, family, now))) entries[vmKey(ip, key)] = value
   }
   return entries
 }

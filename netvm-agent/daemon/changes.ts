@@ -6,6 +6,7 @@ import type { Push, Resolution } from '../push/model.js'
 import { parsePush } from '../push/parse.js'
 import type { Response } from './protocol.js'
 import { CACHED, type Entries, type PersistedState } from './state.js'
+import { RESOLVED, resolvedKey } from '../../common/qubesdb-keys.js'
 
 function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
@@ -19,14 +20,14 @@ export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePus
   const entries: Entries = {}
   const cachedAsAnswers: Entries = {}
   for (const [key, value] of Object.entries(saved)) {
-    if (key.startsWith(CACHED)) cachedAsAnswers[`/qubes-firewall-resolved/${key.slice(CACHED.length)}`] = value
+    if (key.startsWith(CACHED)) cachedAsAnswers[`${RESOLVED}${key.slice(CACHED.length)}`] = value
     else entries[key] = value
   }
   const withCache = parsePush({ ...entries, ...cachedAsAnswers })
   const cached = new Map<string, Map<string, Resolution>>()
   for (const [ip, entry] of withCache.vms) {
     if (!entry.ok) continue
-    const own = new Map([...entry.vm.resolved].filter(([name]) => `/qubes-firewall-resolved/${ip}/${name}` in cachedAsAnswers))
+    const own = new Map([...entry.vm.resolved].filter(([name]) => resolvedKey(ip, name) in cachedAsAnswers))
     if (own.size > 0) cached.set(ip, own)
   }
   return { push: parsePush(entries), cached }

@@ -9,6 +9,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../common/atomic-write.js'
 import type { Resolution } from '../../common/dns/resolver.js'
+import { FORWARD, isConnectedIps, resolvedKey } from '../../common/qubesdb-keys.js'
 
 export type Entries = Record<string, string>
 
@@ -32,7 +33,7 @@ const VM_KEY = /^\/qubes-firewall(?:-resolved|-cached)?\/([^/]+)/
 export const CACHED = '/qubes-firewall-cached/'
 const MARKER = /^\/qubes-firewall\/([^/]+)$/
 /** The global keys the agent takes; anything else without a VM is ignored, and so not kept. */
-const isGlobal = (key: string) => key === '/connected-ips' || key === '/connected-ips6' || key.startsWith('/qubes-firewall-forward')
+const isGlobal = (key: string) => isConnectedIps(key) || key.startsWith(FORWARD)
 
 /** Which VM a key belongs to (its IP), or null for a global key such as /connected-ips. */
 export function keyOwner(key: string): string | null {
@@ -92,15 +93,15 @@ export class PersistedState {
       else if (owner === null && isGlobal(key)) change.globals[key] = value
     }
     // a push with the forward marker carries the hop's whole set of forwards
-    if (op === 'update' && '/qubes-firewall-forward' in pushed) {
-      for (const key of this.globals.keys()) if (key.startsWith('/qubes-firewall-forward') && !(key in pushed)) change.globals[key] = null
+    if (op === 'update' && FORWARD in pushed) {
+      for (const key of this.globals.keys()) if (key.startsWith(FORWARD) && !(key in pushed)) change.globals[key] = null
     }
     // keep what the agent resolved each VM's names to, so a restart restores its rules without
     // waiting for DNS; apart from dom0's answers, which the agent does not ask about again
     for (const vm of vms) {
       const kept = change.vms[vm] as Entries
       for (const [name, resolution] of resolutionOf(vm) ?? []) {
-        if ('addresses' in resolution && kept[`/qubes-firewall-resolved/${vm}/${name}`] === undefined) kept[`${CACHED}${vm}/${name}`] = resolution.addresses.join(' ')
+        if ('addresses' in resolution && kept[resolvedKey(vm, name)] === undefined) kept[`${CACHED}${vm}/${name}`] = resolution.addresses.join(' ')
       }
     }
     this.append(change)

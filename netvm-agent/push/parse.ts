@@ -8,13 +8,11 @@ import {
 } from '../../common/rule/values.js'
 import { PushError } from '../errors.js'
 import type { Family, ForwardRule, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, FORWARD, isConnectedIps, RESOLVED } from '../../common/qubesdb-keys.js'
 
 // /connected-ips lists every VM a netvm serves: it may be long, a rule never is
 export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, addressListLength: 4 * 1024 * 1024, rulesPerVm: 10_000 }
 
-const FIREWALL = '/qubes-firewall/'
-const RESOLVED = '/qubes-firewall-resolved/'
-const FORWARD = '/qubes-firewall-forward'
 const FORWARD_OPTIONS = new Set(['proto', 'dport', 'to', 'toport', 'from', 'iface'])
 const IFACE = /^[A-Za-z0-9_.-]{1,15}$/
 const RULE_OPTIONS = new Set(['action', 'proto', 'dst4', 'dst6', 'dsthost', 'dstports', 'specialtarget', 'icmptype', 'expire'])
@@ -233,13 +231,13 @@ export function parsePush(untrustedPush: unknown): Push {
   for (const [untrustedKey, untrustedValue] of untrustedEntries) {
     if (typeof untrustedValue !== 'string') throw new PushError(`value of '${untrustedKey.slice(0, 80)}' is not a string`)
     if (untrustedKey.length > LIMITS.keyLength) throw new PushError(`key longer than ${LIMITS.keyLength} characters`)
-    const limit = untrustedKey.startsWith('/connected-ips') ? LIMITS.addressListLength : LIMITS.valueLength
+    const limit = isConnectedIps(untrustedKey) ? LIMITS.addressListLength : LIMITS.valueLength
     if (untrustedValue.length > limit) {
       throw new PushError(`value of '${untrustedKey.slice(0, 80)}' longer than ${limit} characters`)
     }
-    if (untrustedKey === '/connected-ips') {
+    if (untrustedKey === CONNECTED_IPS) {
       connectedIps4 = parseAddressList(untrustedKey, untrustedValue, 4) as ipaddr.IPv4[]
-    } else if (untrustedKey === '/connected-ips6') {
+    } else if (untrustedKey === CONNECTED_IPS6) {
       connectedIps6 = parseAddressList(untrustedKey, untrustedValue, 6) as ipaddr.IPv6[]
     } else if (untrustedKey.startsWith(FIREWALL)) {
       const [untrustedIp = '', ...rest] = untrustedKey.slice(FIREWALL.length).split('/')

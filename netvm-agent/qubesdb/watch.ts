@@ -5,10 +5,10 @@
 // watches is missed.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import { WATCH_SENTINEL } from '../../common/qubesdb-keys.js'
 import type { QubesDb } from './client.js'
 
-/** Ours: written by the agent to learn that its watch is registered. */
-export const SENTINEL = '/qubes-firewall-agent-watch'
+const SENTINEL = WATCH_SENTINEL
 
 export interface WatchHandlers {
   /** A watched path fired (the sentinel excluded). */
