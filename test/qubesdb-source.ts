@@ -3,7 +3,7 @@
 // qubesdb-cmd interface is exercised by test/ns/qubesdb.ts.
 import t, { type Test } from 'tap'
 import { formatDnsValue, markerIp, QubesDbSource, type ChangeRequest } from '../netvm-agent/qubesdb/source.js'
-import { parseMultiread, type QubesDb } from '../netvm-agent/qubesdb/client.js'
+import { parseMultiread, type QubesDb } from '../common/qubesdb/client.js'
 import type { Resolution } from '../netvm-agent/push/model.js'
 import { until } from './helpers/wait.js'
 

@@ -5,7 +5,7 @@ import type { Domain, Registry } from '../registry/registry.js'
 import { formatDstHost } from '../../common/rule/values.js'
 import { loadFirewall } from '../store/firewall-store.js'
 import { nowEpoch } from '../../common/rule/model.js'
-import { FORWARD } from '../../common/qubesdb-keys.js'
+import { FORWARD } from '../../common/qubesdb/keys.js'
 
 /** The marker key: its presence in a push replaces the hop's whole set of forwards. */
 export const FORWARD_PREFIX = FORWARD

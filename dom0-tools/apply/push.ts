@@ -12,7 +12,7 @@ import { loadRules } from '../store/firewall-store.js'
 import { forwardEntriesFor, hopsOf } from './forwards.js'
 import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'
 import type { AgentAnswer, NetvmOutcome } from './outcome.js'
-import { CONNECTED_IPS, CONNECTED_IPS6, resolvedKey } from '../../common/qubesdb-keys.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, resolvedKey } from '../../common/qubesdb/keys.js'
 
 export { describeOutcome, type AgentAnswer, type NetvmOutcome } from './outcome.js'
 

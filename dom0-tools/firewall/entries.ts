@@ -1,7 +1,7 @@
 // The QubesDB entries dom0 gives a VM's netvm, as Qubes' reload_firewall_for_vm writes them.
 import type { EpochSeconds, Rule } from '../../common/rule/model.js'
 import { qdbEntries } from '../rule/format-qdb.js'
-import { markerKey, vmKey } from '../../common/qubesdb-keys.js'
+import { markerKey, vmKey } from '../../common/qubesdb/keys.js'
 
 export interface VmAddresses {
   ip?: string | undefined

@@ -6,7 +6,7 @@ import type { Push, Resolution } from '../push/model.js'
 import { parsePush } from '../push/parse.js'
 import type { Response } from './protocol.js'
 import { CACHED, type Entries, type PersistedState } from './state.js'
-import { RESOLVED, resolvedKey } from '../../common/qubesdb-keys.js'
+import { RESOLVED, resolvedKey } from '../../common/qubesdb/keys.js'
 
 function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)

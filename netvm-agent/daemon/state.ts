@@ -9,7 +9,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../common/atomic-write.js'
 import type { Resolution } from '../../common/dns/resolver.js'
-import { FORWARD, isConnectedIps, resolvedKey } from '../../common/qubesdb-keys.js'
+import { FORWARD, isConnectedIps, resolvedKey } from '../../common/qubesdb/keys.js'
 
 export type Entries = Record<string, string>
 

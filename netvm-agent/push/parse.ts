@@ -8,7 +8,7 @@ import {
 } from '../../common/rule/values.js'
 import { PushError } from '../errors.js'
 import type { Family, ForwardRule, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
-import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, FORWARD, isConnectedIps, RESOLVED } from '../../common/qubesdb-keys.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, FORWARD, isConnectedIps, RESOLVED } from '../../common/qubesdb/keys.js'
 
 // /connected-ips lists every VM a netvm serves: it may be long, a rule never is
 export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, addressListLength: 4 * 1024 * 1024, rulesPerVm: 10_000 }

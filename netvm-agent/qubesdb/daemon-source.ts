@@ -1,13 +1,13 @@
 // `serve --source qubesdb`: the QubesDB watch and source wired to the daemon's agent and state.
 // Changes from QubesDB take their turn with the socket's requests (one change at a time).
-import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL } from '../../common/qubesdb-keys.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL } from '../../common/qubesdb/keys.js'
 import type { Agent, ApplyResult } from '../agent.js'
 import { applyChange, removeVms } from '../daemon/changes.js'
 import type { PersistedState } from '../daemon/state.js'
 import { PushError } from '../errors.js'
 import type { Push } from '../push/model.js'
 import { parsePush, parseVmIp } from '../push/parse.js'
-import { qubesDbTools, type QubesDb } from './client.js'
+import { qubesDbTools, type QubesDb } from '../../common/qubesdb/client.js'
 import { QubesDbSource, type ChangeRequest } from './source.js'
 import { QubesDbWatch } from './watch.js'
 import { failureLine } from '../failure-line.js'

@@ -5,11 +5,11 @@
 // by one per marker write taken and `/dns/<ip>/` says what its names resolved to (Qubes 4.2).
 import {
   CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, dnsPrefix, handledKey, isConnectedIps, markerKey, vmPrefix,
-} from '../../common/qubesdb-keys.js'
+} from '../../common/qubesdb/keys.js'
 import type { Entries } from '../daemon/state.js'
 import type { Resolution } from '../push/model.js'
 import { parseVmIp } from '../push/parse.js'
-import type { QubesDb } from './client.js'
+import type { QubesDb } from '../../common/qubesdb/client.js'
 
 /** QubesDB's longest path (its protocol's header holds 64 bytes with the final NUL). */
 const MAX_PATH = 63

@@ -5,8 +5,8 @@
 // watches is missed.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { WATCH_SENTINEL } from '../../common/qubesdb-keys.js'
-import type { QubesDb } from './client.js'
+import { WATCH_SENTINEL } from '../../common/qubesdb/keys.js'
+import type { QubesDb } from '../../common/qubesdb/client.js'
 
 const SENTINEL = WATCH_SENTINEL
 

@@ -1,7 +1,7 @@
-// QubesDB through the qubesdb-cmd tools every Qubes VM has on PATH (qubesdb-read, -multiread,
-// -list, -write, -rm), their output parsed once here into typed values. What QubesDB holds was
-// written by dom0 from users' input: values stay untrusted text for the push parser.
-import { runCommand, type CommandResult } from '../../common/run-command.js'
+// QubesDB through the qubesdb-cmd tools that every Qubes VM and dom0 have on PATH (qubesdb-read,
+// -multiread, -list, -write, -rm), their output parsed once here into typed values. What QubesDB
+// holds was written from users' input: values stay untrusted text for the push parser.
+import { runCommand, type CommandResult } from '../run-command.js'
 
 export interface QubesDb {
   /** The value, or undefined when the path does not exist. */
@@ -48,9 +48,13 @@ export function parseMultiread(prefix: string, output: string): Map<string, stri
   return entries
 }
 
-/** The tools on PATH (`env`, e.g. QUBESDB_DIR for the lab's stand-in, is inherited). */
-export function qubesDbTools(): QubesDb {
-  const run = (tool: string, args: readonly string[]) => runCommand(tool, args, { timeoutMs: COMMAND_TIMEOUT_MS })
+/**
+ * The tools on PATH: this VM's own QubesDB, or in dom0 `domain`'s (their `-d`). The environment is
+ * inherited (the lab's stand-in finds its store there).
+ */
+export function qubesDbTools(domain?: string): QubesDb {
+  const target = domain === undefined ? [] : ['-d', domain]
+  const run = (tool: string, args: readonly string[]) => runCommand(tool, [...target, ...args], { timeoutMs: COMMAND_TIMEOUT_MS })
   return {
     async read(path) {
       const result = await run('qubesdb-read', ['-r', path])
