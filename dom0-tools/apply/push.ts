@@ -13,6 +13,8 @@ import { forwardEntriesFor, hopsOf } from './forwards.js'
 import { exchange, parseTransport, TRANSPORT_FEATURE, UnreachableError } from './transport.js'
 import type { AgentAnswer, NetvmOutcome } from './outcome.js'
 import { CONNECTED_IPS, CONNECTED_IPS6, resolvedKey } from '../../common/qubesdb/keys.js'
+import { qubesDbTools, QubesDbError } from '../../common/qubesdb/client.js'
+import { NotConfirmedError, pushThroughQubesDb } from './qubesdb-push.js'
 
 export { describeOutcome, type AgentAnswer, type NetvmOutcome } from './outcome.js'
 
@@ -66,6 +68,9 @@ export async function vmPushEntries(vm: Domain, opts: ApplyOptions): Promise<Rec
  * the netvm's push lock: a push never overtakes a newer one, so the last to arrive carries every
  * change saved before it (two `add`s racing can no longer leave the older rules in force).
  */
+// the agent resolves names and loads every VM once at start: as long as a socket push may take
+const QUBESDB_CONFIRM_TIMEOUT_MS = 120_000
+
 async function pushInOrder(opts: ApplyOptions, netvm: string, build: () => Promise<object>): Promise<NetvmOutcome> {
   // a push is bounded by the transport's and the resolver's own timeouts: waiting for one is safe
   return withLock(join(opts.qubesDir, `.push-${netvm}.lock`), async () => send(opts.registry, netvm, await build()), { timeoutMs: 600_000 })
@@ -76,13 +81,20 @@ async function send(registry: Registry, netvm: string, request: object): Promise
     const configured = registry.require(netvm).features[TRANSPORT_FEATURE]
     const transport = parseTransport(configured, netvm)
     if (configured === undefined && transport.kind === 'unix' && !existsSync(transport.path)) return { netvm, status: 'unmanaged' }
-    const [untrustedAnswer] = await exchange(transport, [request])
+    const [untrustedAnswer] = transport.kind === 'qubesdb' ? [await throughQubesDb(transport.domain, request)] : await exchange(transport, [request])
     const answer = (typeof untrustedAnswer === 'object' && untrustedAnswer !== null ? untrustedAnswer : { ok: false, error: 'no answer' }) as AgentAnswer
     return { netvm, status: answer.ok ? 'applied' : 'failed', answer }
   } catch (err) {
-    if (err instanceof UnreachableError) return { netvm, status: 'unreachable', error: err.message }
+    if (err instanceof UnreachableError || err instanceof NotConfirmedError || err instanceof QubesDbError) return { netvm, status: 'unreachable', error: err.message }
     throw err
   }
+}
+
+/** A push written into the netvm's QubesDB; the other requests need the agent's socket. */
+async function throughQubesDb(domain: string, request: object): Promise<AgentAnswer> {
+  const { op, entries } = request as { op: string; entries?: Record<string, string> }
+  if ((op !== 'replace' && op !== 'update') || entries === undefined) return { ok: false, error: `'${op}' needs the agent's socket, not QubesDB` }
+  return pushThroughQubesDb(qubesDbTools(domain), op, entries, QUBESDB_CONFIRM_TIMEOUT_MS)
 }
 
 /**

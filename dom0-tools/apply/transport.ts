@@ -4,7 +4,11 @@ import { connect } from 'node:net'
 import { runCommand } from '../../common/run-command.js'
 import { CommandLineError, parseCommandLine } from './command-line.js'
 
-export type Transport = { readonly kind: 'unix'; readonly path: string } | { readonly kind: 'exec'; readonly argv: readonly string[] }
+export type Transport =
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'exec'; readonly argv: readonly string[] }
+  /** The netvm's QubesDB, written as qubesd writes it (the agent runs `serve --source qubesdb`). */
+  | { readonly kind: 'qubesdb'; readonly domain: string }
 
 export const TRANSPORT_FEATURE = 'qubes-firewall-transport'
 export const DEFAULT_SOCKET = '/run/qubes-firewall/agents/{netvm}.sock'
@@ -12,11 +16,14 @@ export const DEFAULT_SOCKET = '/run/qubes-firewall/agents/{netvm}.sock'
 /**
  * The netvm's `qubes-firewall-transport` feature: `unix:PATH`, or `exec:COMMAND` as shell-style
  * words (quotes kept together: `exec:qrexec-client -d {netvm} 'root:QUBESRPC qubes.FirewallAgent dom0'`)
- * or a JSON array of argv. `{netvm}` is replaced in each word, after splitting.
+ * or a JSON array of argv, or `qubesdb:` (the netvm's QubesDB; `qubesdb:DOMAIN` another's). `{netvm}`
+ * is replaced in each word, after splitting.
  */
 export function parseTransport(untrusted: string | undefined, netvm: string): Transport {
   const spec = untrusted ?? `unix:${DEFAULT_SOCKET}`
   if (spec.startsWith('unix:') && spec.length > 5) return { kind: 'unix', path: spec.slice(5).replaceAll('{netvm}', netvm) }
+  if (spec === 'qubesdb:') return { kind: 'qubesdb', domain: netvm }
+  if (spec.startsWith('qubesdb:')) return { kind: 'qubesdb', domain: spec.slice(8).replaceAll('{netvm}', netvm) }
   if (spec.startsWith('exec:')) {
     try {
       return { kind: 'exec', argv: parseCommandLine(spec.slice(5)).map((word) => word.replaceAll('{netvm}', netvm)) }
@@ -25,7 +32,7 @@ export function parseTransport(untrusted: string | undefined, netvm: string): Tr
       throw err
     }
   }
-  throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE} must be unix:PATH or exec:COMMAND, not '${spec.slice(0, 80)}'`)
+  throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE} must be unix:PATH, exec:COMMAND or qubesdb:, not '${spec.slice(0, 80)}'`)
 }
 
 /** The agent could not be reached at all (as opposed to answering with an error). */
@@ -58,6 +65,7 @@ export async function exchange(transport: Transport, requests: readonly object[]
       answers.push({ ok: false, error: `unreadable answer from the agent: ${line.slice(0, 200)}` })
     }
   }
+  if (transport.kind === 'qubesdb') throw new Error('a QubesDB transport carries pushes only (pushThroughQubesDb)')
   if (transport.kind === 'exec') {
     const [file = '', ...args] = transport.argv
     const result = await runCommand(file, args, { input: payload, timeoutMs })
