@@ -9,6 +9,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v python3 >/dev/null || missing+=(python3)
 command -v curl >/dev/null || missing+=(curl)
+# the template packages: npm run package builds the .rpm with it (test/package-deb.ts)
+command -v rpmbuild >/dev/null || missing+=(rpm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "need root to install: ${missing[*]}" >&2; exit 1; fi
   echo "installing ${missing[*]}" >&2
