@@ -74,7 +74,8 @@ export function qubesDbTools(domain?: string): QubesDb {
       return result.stdout.split('\n').filter((line) => line !== '').map((sub) => prefix + sub)
     },
     async write(path, value) {
-      const result = await run('qubesdb-write', [path, value])
+      // '--': getopt would read a value that starts with '-' as options
+      const result = await run('qubesdb-write', ['--', path, value])
       if (result.exitCode !== 0) throw failed('qubesdb-write', path, result)
     },
     async rm(path) {

@@ -354,12 +354,12 @@ export class Lab {
   }
 
   /** Starts `serve` in the firewall namespace and waits until it listens. */
-  async startDaemon(opts: { socket?: string; env?: Record<string, string> } = {}): Promise<Daemon> {
+  async startDaemon(opts: { socket?: string; env?: Record<string, string>; serveArgs?: string[] } = {}): Promise<Daemon> {
     const socket = opts.socket ?? join(this.dir, 'run', 'agent.sock')
     const child = this.spawn(
       this.ns.fw,
       process.execPath,
-      [...this.agentArgs, '--resolv-conf', this.resolvConf, '--rw-dir', this.rwDir, '--state-dir', this.stateDir, '--socket', socket, 'serve'],
+      [...this.agentArgs, '--resolv-conf', this.resolvConf, '--rw-dir', this.rwDir, '--state-dir', this.stateDir, '--socket', socket, 'serve', ...(opts.serveArgs ?? [])],
       opts.env ?? {},
     )
     const daemon = new Daemon(child, socket)
