@@ -1,9 +1,9 @@
 // qubes-lab [up|down|status|matrix]: a Qubes network in network namespaces on this machine,
 // with the real agents in sys-net and sys-firewall and dom0's state in /run/qubes-lab/qubes.
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { changeRegistry } from '../dom0-tools/apply/follow.js'
 import { RESOLVE_PROPERTY, describeOutcome, syncNetvm } from '../dom0-tools/apply/push.js'
 import { TRANSPORT_FEATURE } from '../dom0-tools/apply/transport.js'
@@ -20,6 +20,22 @@ const ROOT = join(HERE, '..', '..')
 const AGENT = join(HERE, '..', 'netvm-agent', 'bin', 'qubes-firewall-agent.js')
 const WORLD_SERVER = join(HERE, 'world-server.js')
 const EXAMPLES = join(ROOT, 'examples', 'lab')
+/** The lab's stand-in of the qubesdb-cmd tools, and where each qube's QubesDB lives. */
+const QUBESDB_BIN = join(ROOT, 'lab', 'qubesdb-bin')
+const QUBESDB_DIR = join(LAB_DIR, 'qubesdb')
+/** Where the lab's sys-firewall takes its rules from: its socket, or its QubesDB as on Qubes. */
+type Source = 'socket' | 'qubesdb'
+const SOURCE_FILE = join(LAB_DIR, 'source')
+const QUBESDB_NETVM = 'sys-firewall'
+
+function labSource(): Source {
+  return existsSync(SOURCE_FILE) && readFileSync(SOURCE_FILE, 'utf8').trim() === 'qubesdb' ? 'qubesdb' : 'socket'
+}
+
+/** dom0's qubesdb-write & co. (on Qubes in dom0's PATH): the stand-in's, for this process and its children. */
+function withQubesDbTools(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, PATH: `${QUBESDB_BIN}:${env['PATH'] ?? '/usr/bin:/bin'}` }
+}
 
 const tty = process.stdout.isTTY === true
 function step(message: string): void {
@@ -35,14 +51,14 @@ async function down(): Promise<void> {
   rmSync(LAB_DIR, { recursive: true, force: true })
 }
 
-async function registry(): Promise<void> {
+async function registry(source: Source): Promise<void> {
   rmSync(QUBES_DIR, { recursive: true, force: true })
   mkdirSync(QUBES_DIR, { recursive: true })
   await modifyRegistry(QUBES_DIR, (reg) => {
     for (const qube of QUBES) {
       reg.create(qube.name, 'AppVM', [['netvm', qube.netvm ?? ''], ...(qube.providesNetwork ? [['provides_network', 'True'] as const] : [])])
     }
-    for (const netvm of NETVMS) reg.setFeature(netvm, TRANSPORT_FEATURE, `unix:${socketPath(netvm)}`)
+    for (const netvm of NETVMS) reg.setFeature(netvm, TRANSPORT_FEATURE, source === 'qubesdb' && netvm === QUBESDB_NETVM ? 'qubesdb:' : `unix:${socketPath(netvm)}`)
     // every qube behind sys-net gets IPv6, as Qubes' ipv6 feature does
     reg.setFeature('sys-net', 'ipv6', '1')
     // dom0 has no route into the lab's world (as real dom0 has no network): the agents resolve names
@@ -62,9 +78,15 @@ export const HOSTS_FILE = join(LAB_DIR, 'hosts')
 function startAgent(netvm: string): void {
   const dir = join(LAB_DIR, netvm)
   mkdirSync(join(dir, 'rw'), { recursive: true })
-  startDaemon(`agent-${netvm}`, netvm, process.execPath, [
-    AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve',
-  ])
+  const args = [AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve']
+  if (labSource() === 'qubesdb' && netvm === QUBESDB_NETVM) {
+    // as on Qubes: the VM's own QubesDB, which dom0 writes with qubesdb-write -d NETVM
+    const store = join(QUBESDB_DIR, netvm)
+    mkdirSync(store, { recursive: true })
+    startDaemon(`agent-${netvm}`, netvm, process.execPath, [...args, '--source', 'qubesdb'], { ...withQubesDbTools(process.env), QUBESDB_DIR: store })
+  } else {
+    startDaemon(`agent-${netvm}`, netvm, process.execPath, args)
+  }
 }
 
 async function waitForAgent(netvm: string): Promise<void> {
@@ -101,13 +123,16 @@ async function agentControl(netvm: string, what: string): Promise<void> {
   }
 }
 
-async function up(): Promise<void> {
+async function up(source: Source): Promise<void> {
   step('removing what a previous lab left')
   await down()
+  mkdirSync(LAB_DIR, { recursive: true })
+  writeFileSync(SOURCE_FILE, `${source}\n`)
+  if (source === 'qubesdb') process.env['PATH'] = withQubesDbTools(process.env)['PATH']
   step('building namespaces and links')
   await buildNetwork()
   step('writing dom0 state')
-  await registry()
+  await registry(source)
   step('starting dnsmasq, servers and the agents')
   await startServices()
   await nsExec('sys-net', 'nft', ['-f', '-'], dnatDnsScript())
@@ -155,9 +180,12 @@ export function buildProgram(): Command {
     .description('a Qubes network in network namespaces: outside, sys-net, sys-firewall, work, personal, untrusted, vault')
     .argument('[action]', 'up | down | status | matrix | agent | move', 'up')
     .argument('[args...]', 'for agent: NETVM start|stop; for move: QUBE NETVM')
-    .action(async (action: string, args: string[]) => {
+    .addOption(new Option('--source <source>', `up: where ${QUBESDB_NETVM}'s agent takes its rules (qubesdb: its QubesDB, written by dom0 as on Qubes)`).choices(['socket', 'qubesdb']).default('socket'))
+    .action(async (action: string, args: string[], options: { source: Source }) => {
       if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, nftables)')
-      if (action === 'up') await up()
+      // dom0's pushes to a QubesDB-fed sys-firewall need the QubesDB tools
+      if (labSource() === 'qubesdb') process.env['PATH'] = withQubesDbTools(process.env)['PATH']
+      if (action === 'up') await up(options.source)
       else if (action === 'down') await down().then(() => process.stdout.write('lab removed\n'))
       else if (action === 'status') await status()
       else if (action === 'matrix') process.stdout.write(formatMatrix(await probeMatrix(), tty))

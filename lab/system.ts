@@ -26,12 +26,12 @@ export async function namespaces(): Promise<string[]> {
 }
 
 /** Starts a long-lived process in a namespace, detached, logging to LAB_DIR/logs/NAME.log. */
-export function startDaemon(name: string, qube: string, file: string, args: readonly string[]): void {
+export function startDaemon(name: string, qube: string, file: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
   mkdirSync(PID_DIR, { recursive: true })
   mkdirSync(LOG_DIR, { recursive: true })
   const log = openSync(join(LOG_DIR, `${name}.log`), 'a')
   // `ip netns exec` execs the program, so the pid is the daemon's own
-  const child = spawn('ip', ['netns', 'exec', nsOf(qube), file, ...args], { detached: true, stdio: ['ignore', log, log] })
+  const child = spawn('ip', ['netns', 'exec', nsOf(qube), file, ...args], { detached: true, stdio: ['ignore', log, log], env })
   writeFileSync(join(PID_DIR, `${name}.pid`), `${child.pid}\n`)
   child.unref()
 }

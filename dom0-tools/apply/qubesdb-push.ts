@@ -4,7 +4,7 @@
 // they are in force. Only Qubes' own keys travel this way: names are resolved by the agent, and
 // forwards (ours) need the socket.
 import type { QubesDb } from '../../common/qubesdb/client.js'
-import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, handledKey, markerKey, vmPrefix } from '../../common/qubesdb/keys.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, dnsPrefix, FIREWALL, FORWARD, handledKey, markerKey, vmPrefix } from '../../common/qubesdb/keys.js'
 import type { AgentAnswer } from './outcome.js'
 
 /** How often the handled counters are read while waiting for the agent. */
@@ -33,6 +33,9 @@ const handledCount = async (db: QubesDb, ip: string): Promise<number> => Number(
 
 /** Writes a `replace` or `update` push in Qubes' order and waits until the agent took every VM. */
 export async function pushThroughQubesDb(db: QubesDb, op: 'replace' | 'update', entries: Readonly<Record<string, string>>, timeoutMs: number): Promise<AgentAnswer> {
+  if (Object.keys(entries).some((key) => key.startsWith(`${FORWARD}/`))) {
+    return { ok: false, error: "port forwards need the agent's socket (a unix: or exec: transport): QubesDB carries Qubes' own keys only" }
+  }
   const { vms, connected } = groupByVm(entries)
   for (const [key, value] of connected) await db.write(key, value)
   if (op === 'replace') {
@@ -59,5 +62,18 @@ export async function pushThroughQubesDb(db: QubesDb, op: 'replace' | 'update', 
       await new Promise((resolve) => setTimeout(resolve, CONFIRM_POLL_MS))
     }
   }
-  return { ok: true, applied: [...vms.keys()] }
+  return { ok: true, applied: [...vms.keys()], resolved: await resolvedNames(db, [...vms.keys()]) }
+}
+
+/** What the agent wrote to `/dns/<ip>/`: `{'192.0.2.10/32', ...}` per name (Qubes 4.2's spelling). */
+async function resolvedNames(db: QubesDb, ips: readonly string[]): Promise<Record<string, string[]>> {
+  const names: Record<string, string[]> = {}
+  for (const ip of ips) {
+    for (const [path, untrustedValue] of await db.multiread(dnsPrefix(ip))) {
+      const name = path.slice(dnsPrefix(ip).length)
+      const addresses = [...untrustedValue.matchAll(/'([0-9a-fA-F.:]+)\/[0-9]+'/g)].map((m) => m[1] ?? '')
+      names[name] = [...new Set([...(names[name] ?? []), ...addresses])]
+    }
+  }
+  return names
 }

@@ -10,6 +10,7 @@ import { bufferingOf, Stdout } from './output.js'
 import { EXIT_FAILED, type Session } from './session.js'
 import { QubesDbStore } from './store.js'
 import { watch } from './watch.js'
+import { LAB_DIR } from '../topology.js'
 
 /**
  * Our arguments as bytes (latin1 strings), from /proc/self/cmdline: Node decodes argv as UTF-8,
@@ -38,13 +39,13 @@ const RUN: Record<Command, (session: Session, operands: readonly string[]) => nu
 }
 
 /**
- * The store served: this VM's ($QUBESDB_DIR), or with `-d NAME`, as dom0 reaches a VM's daemon, the
- * lab's $QUBESDB_DOMAINS_DIR/NAME (a VM, which has no per-domain daemons, has no such variable).
+ * The store served: this VM's ($QUBESDB_DIR), or with `-d NAME`, as dom0 reaches a qube's daemon,
+ * NAME's under $QUBESDB_DOMAINS_DIR (default: the running lab's, <lab dir>/qubesdb).
  */
 function storeDir(domain: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (domain === undefined) return env['QUBESDB_DIR']
-  const domains = env['QUBESDB_DOMAINS_DIR']
-  return domains && /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/.test(domain) ? join(domains, domain) : undefined
+  const domains = env['QUBESDB_DOMAINS_DIR'] ?? join(LAB_DIR, 'qubesdb')
+  return /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/.test(domain) ? join(domains, domain) : undefined
 }
 
 async function main([invokedAs = 'qubesdb-cmd', ...args]: readonly string[]): Promise<number> {
