@@ -15,7 +15,7 @@ import type { Family, ForwardRule, FwRule, Push, VmEntry } from './push/model.js
 export type { LoadedVm }
 
 export interface AgentEffects {
-  runNft: (json: string) => Promise<void>
+  runNft: (transaction: string) => Promise<void>
   listNft: (args: readonly string[]) => Promise<unknown>
   resolve: (names: readonly string[], nameservers: Nameservers) => Promise<Map<string, Resolution>>
   nameservers: () => Nameservers

@@ -55,7 +55,7 @@ export function buildProgram(): Command {
 
   program
     .command('render')
-    .description('print the nft transaction (JSON) that apply would load for the push on stdin')
+    .description('print the nft transaction (native nft syntax) that apply would load for the push on stdin')
     .action(async () => {
       const push = await readPushFromStdin()
       // planned for a namespace where nothing exists yet; the kernel is neither read nor changed

@@ -108,19 +108,19 @@ async function startDaemon(dir: string): Promise<{ socket: string; stop: () => P
   return { socket, stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))) }
 }
 
-/** `nft -j -f` of what the agent loads for a full push, in a namespace of its own: the floor. */
+/** `nft -f` of what the agent loads for a full push (the text `render` prints), in a namespace of its own: the floor. */
 function floorOfFullLoad(dir: string, push: Record<string, string>): { ms: number; rules: number } {
   const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
   const pushFile = join(dir, 'push.json')
   writeFileSync(pushFile, JSON.stringify(push))
   const rendered = execFileSync(process.execPath, [AGENT, '--resolv-conf', '/dev/null', 'render'], { input: readFileSync(pushFile), maxBuffer: 1 << 30 })
-  const transaction = join(dir, 'transaction.json')
+  const transaction = join(dir, 'transaction.nft')
   writeFileSync(transaction, rendered)
   execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
   const start = performance.now()
-  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-j', '-f', transaction])
+  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', transaction])
   const ms = performance.now() - start
-  return { ms, rules: (rendered.toString().match(/"rule":/g) ?? []).length }
+  return { ms, rules: (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length }
 }
 
 interface Row {
@@ -164,7 +164,7 @@ async function main(): Promise<void> {
   const base = rows[0] as Row
   console.log(`qubes-firewall bench, through the daemon's socket (${RULES} rules a VM, ${UPDATES} updates back to back, one run)`)
   console.log('full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced);')
-  console.log('  floor: `nft -j -f` of the very transaction `render` prints for it, into an empty namespace')
+  console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
   console.log('update: a one-VM update, sent and answered (the previous update\'s clean-up included), median and 90th percentile')
   console.log('')
   console.log('    VMs  nft rules   full load      floor   ratio      update     p90   vs first row')

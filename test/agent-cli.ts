@@ -70,7 +70,7 @@ t.test('apply on an ordinary host refuses to make the base table, unless --force
   t.equal(readFileSync(log, 'utf8'), '', 'nothing was given to nft')
   const forced = await agent(['--force', 'apply'], push, env)
   t.equal(forced.code, 0, forced.stderr)
-  t.match(readFileSync(log, 'utf8'), /"policy": ?"drop"/, 'with --force the base table is made')
+  t.match(readFileSync(log, 'utf8'), /policy drop ;/, 'with --force the base table is made')
   // fake-nft finds no table, as render assumes: what apply loaded is what render prints, byte for byte
   const rendered = await agent(['render'], push, env)
   t.equal(`${rendered.stdout}\n`, readFileSync(log, 'utf8'), 'render prints what apply loads')

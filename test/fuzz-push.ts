@@ -1,6 +1,7 @@
 // Fuzzing the agent's trust boundary: a valid two-VM push whose 10.137.0.5 entries are mutated goes
 // through parsePush, Agent.update and the socket's line handler. The other VM (10.137.0.6) must come
-// out untouched, nothing may throw but a PushError, and no untrusted text may reach the nft JSON.
+// out untouched, nothing may throw but a PushError, and every word of the nft script it loads is
+// an nft keyword, a typed value or an allowed comment: no untrusted text reaches nft.
 // Deterministic: the seed is printed; FUZZ_SEED=<n> repeats a run, FUZZ_CASE=<i> runs one case.
 import { isDeepStrictEqual } from 'node:util'
 import { join } from 'node:path'
@@ -398,7 +399,7 @@ function garbage(r: Rng): { push: unknown; note: string } {
 function fakeEffects(): { fx: AgentEffects; loaded: string[] } {
   const loaded: string[] = []
   const fx: AgentEffects = {
-    runNft: async (json) => void loaded.push(json),
+    runNft: async (script) => void loaded.push(script),
     listNft: async () => undefined,
     resolve: async (names) => new Map(names.map((name) => [name, { error: 'fuzz: no DNS here' }])),
     nameservers: () => ({ 4: ['192.0.2.53'], 6: [] }),
@@ -412,21 +413,23 @@ const FIXED_CHAINS = [
   'qf-dnat', 'qf-inbound',
 ]
 const VM_MAPS = ['qf-vms', 'qf-vms-update']
-/** Every fixed word the renderer may emit: nft keywords, the table, fixed names and comments. */
+const VERBS = ['add', 'insert', 'flush', 'delete']
+/** Every fixed word the serialiser may write: nft keywords and punctuation, the table, fixed names. */
 const KEYWORDS = new Set([
-  ...FIXED_CHAINS, ...VM_MAPS, ...VM_MAPS.map((m) => `@${m}`), 'qf-connected', '@qf-connected', 'ip', 'ip6', 'qubes', 'filter',
-  'nat', 'prerouting', 'output', 'accept', 'drop', 'ipv4_addr', 'ipv6_addr', 'verdict', 'interval', 'iifname', 'oifname',
-  'l4proto', 'time', 'iif', 'oif', 'tcp', 'udp', 'icmp', 'icmpv6', 'ipv6-icmp', 'saddr', 'daddr', 'dport', 'type', 'state',
-  'direction', 'established', 'related', 'invalid', 'reply', 'original', '==', '!=', '<', 'in', 'tcp reset', 'admin-prohibited',
-  'vif*', 'lo', 'qubes-firewall-agent', 'source is no known VM', 'status', 'local',
+  ...VERBS, ...FIXED_CHAINS, ...VM_MAPS, ...VM_MAPS.map((m) => `@${m}`), 'qf-connected', '@qf-connected', 'table', 'chain', 'map',
+  'set', 'element', 'rule', 'ip', 'ip6', 'qubes', '{', '}', ';', ':', ',', '.', '==', '!=', '<', 'type', 'hook', 'priority', 'policy',
+  'filter', 'nat', 'prerouting', 'output', 'accept', 'drop', 'return', 'jump', 'goto', 'ipv4_addr', 'ipv6_addr', 'verdict', 'flags',
+  'interval', 'meta', 'iifname', 'oifname', 'l4proto', 'time', 'iif', 'oif', 'tcp', 'udp', 'icmp', 'icmpv6', 'ipv6-icmp', 'saddr',
+  'daddr', 'dport', 'ct', 'state', 'direction', 'status', 'established', 'related', 'invalid', 'reply', 'original', 'dnat', 'to', 'fib',
+  'exists', 'missing', 'local', 'counter', 'reject', 'with', 'reset', 'admin-prohibited', 'vmap', 'masquerade', 'comment',
 ])
-const KEYS = new Set([
-  'nftables', 'add', 'insert', 'flush', 'delete', 'table', 'chain', 'map', 'set', 'element', 'rule', 'family', 'name', 'type',
-  'hook', 'prio', 'policy', 'flags', 'elem', 'expr', 'comment', 'handle', 'index', 'match', 'op', 'left', 'right', 'meta', 'key',
-  'payload', 'protocol', 'field', 'ct', 'fib', 'result', 'counter', 'reject', 'vmap', 'data', 'masquerade', 'dnat', 'addr',
-  'port', 'accept', 'drop', 'return', 'jump', 'goto', 'target', 'prefix', 'len', 'range',
-])
+/** Quoted words other than comments: the interface names the renderer matches. */
+const QUOTED = new Set(['"vif*"', '"lo"'])
+const FIXED_COMMENTS = ['qubes-firewall-agent', 'source is no known VM']
 const V4_CANONICAL = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/
+/** Ports, ICMP types, times: decimal, no leading zero, within 64-bit nanoseconds of time. */
+const INTEGER = /^(0|[1-9][0-9]{0,9})$/
+const LINE = /^(add|insert|flush|delete) (table|chain|map|set|element|rule) (ip|ip6) qubes( |$)/
 
 function canonicalIp(s: string): 4 | 6 | undefined {
   if (V4_CANONICAL.test(s)) return 4
@@ -450,98 +453,115 @@ function chainVm(name: string): string | undefined {
 
 const AGENT_COMMENT = /^vm (\S+) (policy|rule (0|[1-9][0-9]{0,3})(: name did not resolve, blocking from here)?|blocked: rules did not parse)$/
 
-function allowedString(s: string): boolean {
-  if (KEYWORDS.has(s) || canonicalIp(s) !== undefined || chainVm(s) !== undefined || /^forward [0-9]{4}$/.test(s)) return true
-  const comment = AGENT_COMMENT.exec(s)
-  return comment !== null && canonicalIp(comment[1] ?? '') !== undefined
+function allowedComment(quoted: string): boolean {
+  const comment = quoted.slice(1, -1)
+  if (FIXED_COMMENTS.includes(comment)) return true
+  const match = AGENT_COMMENT.exec(comment)
+  return match !== null && canonicalIp(match[1] ?? '') !== undefined
 }
 
-/**
- * Every leaf and key of one command against the allowlist, addresses in their own family; says
- * whether a string names one of B's chains.
- */
-function leafProblems(command: unknown, path: string, problems: string[]): boolean {
-  const bPrefix = chainPrefix(B)
-  let namesB = false
-  const walk = (value: unknown, path: string, family: string | undefined): void => {
-    if (typeof value === 'string') {
-      if (value.startsWith(bPrefix)) namesB = true
-      if (!allowedString(value)) problems.push(`${path}: untrusted-looking string ${show(value)}`)
-      const ipFamily = canonicalIp(value)
-      if (ipFamily !== undefined && family !== undefined && (ipFamily === 4) !== (family === 'ip')) problems.push(`${path}: IPv${ipFamily} ${value} in family ${family}`)
-    } else if (typeof value === 'number') {
-      if (!Number.isSafeInteger(value) || (value < 0 && !path.endsWith('.prio'))) problems.push(`${path}: number ${value}`)
-    } else if (Array.isArray(value)) {
-      value.forEach((item, i) => walk(item, `${path}[${i}]`, family))
-    } else if (typeof value === 'object' && value !== null) {
-      const own = (value as Record<string, unknown>)['family']
-      const fam = typeof own === 'string' ? own : family
-      for (const key in value) {
-        if (!KEYS.has(key)) problems.push(`${path}: key ${show(key)}`)
-        walk((value as Record<string, unknown>)[key], `${path}.${key}`, fam)
-      }
-    } else if (value !== null && typeof value !== 'boolean') {
-      problems.push(`${path}: ${typeof value}`)
-    }
+/** The address in an address word (an address, a prefix, a dnat target), or undefined. */
+function addressIn(word: string): { ip: string; family: 4 | 6 } | undefined {
+  const bare = /^\[(.+)\]:(?:[1-9][0-9]{0,4})$/.exec(word)?.[1] ?? /^([0-9.]+):(?:[1-9][0-9]{0,4})$/.exec(word)?.[1] ?? word
+  const [ip = '', len, ...rest] = bare.split('/')
+  const family = canonicalIp(ip)
+  if (family === undefined || rest.length > 0) return undefined
+  if (len !== undefined && !(INTEGER.test(len) && Number(len) <= (family === 4 ? 32 : 128))) return undefined
+  return { ip, family }
+}
+
+/** A word the serialiser may write at this place: a keyword, a typed value, a quoted comment. */
+function allowedWord(word: string, previous: string | undefined): boolean {
+  if (KEYWORDS.has(word) || QUOTED.has(word) || INTEGER.test(word) || chainVm(word) !== undefined) return true
+  if (word.startsWith('"')) return previous === 'comment' && allowedComment(word)
+  if (previous === 'priority' && /^-[1-9][0-9]{0,9}$/.test(word)) return true
+  const range = /^(0|[1-9][0-9]{0,4})-(0|[1-9][0-9]{0,4})$/.exec(word)
+  if (range) return Number(range[1]) <= Number(range[2]) && Number(range[2]) <= 65535
+  return addressIn(word) !== undefined
+}
+
+/** One line of the script: its words (a quoted string is one word, each `,` one more), and what it acts on. */
+interface Line {
+  text: string
+  verb: string
+  object: string
+  family: string
+  name: string
+  words: string[]
+  comment?: string
+}
+
+function parseLine(text: string, where: string, problems: string[]): Line | undefined {
+  const spaced = text.match(/"[^"]*"|[^\s"]+/g) ?? []
+  if (spaced.join(' ') !== text) return void problems.push(`${where}: untrusted-looking line (spacing or quotes) ${show(text)}`)
+  const head = LINE.exec(text)
+  if (!head) return void problems.push(`${where}: not a command on our table: ${show(text)}`)
+  const words = spaced.flatMap((w) => (w.startsWith('"') ? [w] : w.split(/(,)/).filter((part) => part !== '')))
+  const comment = words.at(-2) === 'comment' ? words.at(-1)?.slice(1, -1) : undefined
+  return { text, verb: head[1] as string, object: head[2] as string, family: head[3] as string, name: words[4] ?? '', words, ...(comment !== undefined && { comment }) }
+}
+
+/** Every word against the allowlist, one command a line, addresses in the line's own family. */
+function wordProblems(line: Line, where: string, problems: string[]): void {
+  line.words.forEach((word, i) => {
+    const previous = line.words[i - 1]
+    if (!allowedWord(word, previous)) problems.push(`${where}: untrusted-looking word ${show(word)}`)
+    if (i > 0 && VERBS.includes(word)) problems.push(`${where}: a second command in ${show(line.text)}`)
+    const address = addressIn(word)
+    if (address && (address.family === 4) !== (line.family === 'ip')) problems.push(`${where}: IPv${address.family} ${address.ip} in family ${line.family}`)
+  })
+  // `;` ends a command in nft: only the bodies of chains, sets and maps hold it
+  if (line.words.includes(';') && !(line.verb === 'add' && ['chain', 'set', 'map'].includes(line.object))) problems.push(`${where}: a second command in ${show(line.text)}`)
+}
+
+/** The elements of an element line: `{ IP : goto CHAIN, IP }` as [IP, CHAIN?] pairs. */
+function elementsOf(line: Line): [ip: string, target: string | undefined][] {
+  const inside = line.words.slice(line.words.indexOf('{') + 1, line.words.lastIndexOf('}'))
+  const groups: string[][] = [[]]
+  for (const word of inside) {
+    if (word === ',') groups.push([])
+    else groups.at(-1)?.push(word)
   }
-  walk(command, path, undefined)
-  return namesB
+  return groups.map((g) => [g[0] ?? '', g[1] === ':' ? g[3] : undefined])
 }
-
-type Cmd = Record<string, Record<string, Record<string, unknown>>>
-type Elem = string | { prefix: unknown } | [string, { goto?: { target?: string } }]
 
 /**
  * What ties a VM to its chains: a rule's comment names the VM whose chain it is in (other chains
  * carry fixed comments only); a dispatch element sends a VM's address to that VM's own chain, and
  * (when `fresh`) to a chain this very transaction creates; no VM chain is created twice.
  */
-function bindingProblems(commands: Cmd[], fresh: boolean): string[] {
+function bindingProblems(lines: readonly Line[], fresh: boolean): string[] {
   const problems: string[] = []
   const created = new Set<string>()
-  for (const command of commands) {
-    const chain = command['add']?.['chain'] as { name?: string } | undefined
-    if (chain?.name !== undefined && chainVm(chain.name) !== undefined) {
-      if (created.has(chain.name)) problems.push(`chain ${chain.name} added twice`)
-      created.add(chain.name)
-    }
+  for (const line of lines.filter((l) => l.verb === 'add' && l.object === 'chain' && chainVm(l.name) !== undefined)) {
+    if (created.has(line.name)) problems.push(`chain ${line.name} added twice`)
+    created.add(line.name)
   }
-  for (const command of commands) {
-    for (const body of Object.values(command)) {
-      const rule = body['rule'] as { chain?: string; comment?: string } | undefined
-      if (rule?.comment !== undefined) {
-        const ip = AGENT_COMMENT.exec(rule.comment)?.[1]
-        const fine = ip !== undefined ? chainVm(rule.chain ?? '') === ip : ['qubes-firewall-agent', 'source is no known VM'].includes(rule.comment)
-        if (!fine) problems.push(`comment ${show(rule.comment)} in chain ${show(rule.chain)}`)
-      }
-      const element = body['element'] as { name?: string; elem?: Elem[] } | undefined
-      if (element && VM_MAPS.includes(element.name ?? '')) {
-        for (const elem of element.elem ?? []) {
-          if (!Array.isArray(elem)) continue
-          const [ip, verdict] = elem
-          const target = verdict.goto?.target ?? ''
-          if (chainVm(target) !== ip) problems.push(`${element.name}: ${ip} dispatched to ${show(target)}`)
-          if (fresh && !created.has(target)) problems.push(`${element.name}: ${ip} dispatched to ${target}, a chain this transaction does not create`)
-        }
-      }
+  for (const line of lines) {
+    if (line.object === 'rule' && line.comment !== undefined) {
+      const ip = AGENT_COMMENT.exec(line.comment)?.[1]
+      const fine = ip !== undefined ? chainVm(line.name) === ip : FIXED_COMMENTS.includes(line.comment)
+      if (!fine) problems.push(`comment ${show(line.comment)} in chain ${show(line.name)}`)
+    }
+    if (line.object !== 'element' || !VM_MAPS.includes(line.name)) continue
+    for (const [ip, target] of elementsOf(line)) {
+      if (target === undefined) continue
+      if (chainVm(target) !== ip) problems.push(`${line.name}: ${ip} dispatched to ${show(target)}`)
+      if (fresh && !created.has(target)) problems.push(`${line.name}: ${ip} dispatched to ${target}, a chain this transaction does not create`)
     }
   }
   return problems
 }
 
-/** Commands acting on VM B beside naming its chains: its dispatch elements, or a dispatch map as a whole. */
-function dispatchesB(command: Cmd): boolean {
-  for (const body of Object.values(command)) {
-    const element = body['element'] as { name?: string; family?: string; elem?: Elem[] } | undefined
-    if (VM_MAPS.includes(element?.name ?? '') && element?.family === 'ip' && element.elem?.some((e) => (Array.isArray(e) ? e[0] : e) === B)) return true
-    const map = body['map'] as { name?: string; family?: string } | undefined
-    if (VM_MAPS.includes(map?.name ?? '') && map?.family === 'ip' && 'flush' in command) return true
-  }
-  return false
+/** Commands acting on VM B: naming one of its chains, its dispatch elements, or a dispatch map as a whole. */
+function touchesB(line: Line): boolean {
+  if (line.words.some((w) => w.startsWith(chainPrefix(B)))) return true
+  if (line.family !== 'ip' || !VM_MAPS.includes(line.name)) return false
+  return (line.object === 'element' && elementsOf(line).some(([ip]) => ip === B)) || (line.verb === 'flush' && line.object === 'map')
 }
 
 /** A command as text, its VM chains' generations blanked: generations differ from agent to agent. */
-const sansGeneration = (command: Cmd) => JSON.stringify(command).replace(/"(qf-vm-[0-9a-f-]+)-g[0-9a-z]+"/g, '"$1-g*"')
+const sansGeneration = (line: Line) => line.text.replace(/\b(qf-vm-[0-9a-f-]+)-g[0-9a-z]+\b/g, '$1-g*')
 
 interface Checked {
   problems: string[]
@@ -550,22 +570,20 @@ interface Checked {
 
 function checkTransactions(loaded: readonly string[], fresh = true): Checked {
   if (loaded.length !== 1) return { problems: [`${loaded.length} transactions, not one`], bCommands: [] }
-  let doc: unknown
-  try {
-    doc = JSON.parse(loaded[0] as string)
-  } catch (err) {
-    return { problems: [`transaction is not JSON: ${(err as Error).message}`], bCommands: [] }
-  }
-  const commands = (doc as { nftables?: unknown }).nftables
-  if (!Array.isArray(commands)) return { problems: ['no nftables array'], bCommands: [] }
+  const script = loaded[0] as string
+  // a transaction of no command (an update that changes nothing) is an empty script
+  if (script !== '' && !script.endsWith('\n')) return { problems: ['the script does not end with a newline'], bCommands: [] }
   const problems: string[] = []
-  const bCommands: string[] = []
-  for (const [i, command] of (commands as Cmd[]).entries()) {
-    if (typeof command !== 'object' || command === null) problems.push(`$.nftables[${i}]: ${show(command)}`)
-    else if (leafProblems(command, `$.nftables[${i}]`, problems) || dispatchesB(command)) bCommands.push(sansGeneration(command))
-  }
-  problems.push(...bindingProblems(commands as Cmd[], fresh))
-  return { problems, bCommands }
+  const lines: Line[] = []
+  const texts = script === '' ? [] : script.slice(0, -1).split('\n')
+  texts.forEach((text, i) => {
+    const line = parseLine(text, `line ${i + 1}`, problems)
+    if (line === undefined) return
+    wordProblems(line, `line ${i + 1}`, problems)
+    lines.push(line)
+  })
+  problems.push(...bindingProblems(lines, fresh))
+  return { problems, bCommands: lines.filter(touchesB).map(sansGeneration) }
 }
 
 const withoutB = (pairs: readonly Pair[]) => pairs.filter(([key]) => splitKey(key)?.ip !== B)
@@ -591,30 +609,29 @@ t.test('the unmutated push', async (t) => {
   t.notOk(baseResult.failed.some((f) => f.vm === B), `${B} does not fail`)
 })
 
-// the checks themselves: each case is the unmutated transaction plus one command, and what it must report
+// the checks themselves: each case is the unmutated script plus one line, and what it must report
 t.test('the checks see what they look for', async (t) => {
-  const rule = (chain: string, expr: unknown[], comment?: string, family = 'ip') => ({ add: { rule: { family, table: 'qubes', chain, expr, ...(comment !== undefined && { comment }) } } })
-  const element = (ip: string, target: string) => ({ add: { element: { family: 'ip', table: 'qubes', name: 'qf-vms', elem: [[ip, { goto: { target } }]] } } })
-  const daddr = (right: unknown) => ({ match: { op: '==', left: { payload: { protocol: 'ip', field: 'daddr' } }, right } })
   const aChain = `${chainPrefix(A)}1`
-  const cases: [what: string, command: unknown, want: RegExp | 'touches B' | 'fine'][] = [
-    ['a rule of A', rule(aChain, [daddr('192.0.2.1'), { counter: null }, { return: null }], `vm ${A} rule 3`), 'fine'],
-    ['untrusted text in a comment', rule(aChain, [{ counter: null }], `vm ${A} rule 3 x; flush ruleset`), /untrusted-looking string/],
-    ['a comment naming another VM', rule(aChain, [{ counter: null }], `vm ${B} policy`), /comment .* in chain/],
-    ['a non-canonical address in a chain name', rule(`${chainPrefix('10.137.0.05')}1`, [{ counter: null }]), /untrusted-looking string/],
-    ['a name in a set', rule(aChain, [daddr({ set: ['www.lab.example'] })]), /untrusted-looking string/],
-    ['an IPv6 address in family ip', rule(aChain, [daddr('2001:db8::1')]), /IPv6 2001:db8::1 in family ip/],
-    ['an unknown key', { add: { ruleset: {} } }, /key "ruleset"/],
-    ['a fraction', rule(aChain, [{ match: { op: '==', left: { payload: { protocol: 'tcp', field: 'dport' } }, right: 1.5 } }]), /number 1.5/],
-    ['A dispatched to a chain of B', element(A, `${chainPrefix(B)}1`), /dispatched to/],
-    ['A dispatched to a chain nobody created', element(A, `${chainPrefix(A)}zz`), /does not create/],
-    ['a rule in a chain of B', rule(`${chainPrefix(B)}1`, [{ counter: null }]), 'touches B'],
-    ['B out of the overlay map', { delete: { element: { family: 'ip', table: 'qubes', name: 'qf-vms-update', elem: [B] } } }, 'touches B'],
+  const rule = (chain: string, statements: string) => `add rule ip qubes ${chain} ${statements}`
+  const cases: [what: string, line: string, want: RegExp | 'touches B' | 'fine'][] = [
+    ['a rule of A', rule(aChain, `ip daddr == 192.0.2.1 counter return comment "vm ${A} rule 3"`), 'fine'],
+    ['untrusted text in a comment', rule(aChain, `counter comment "vm ${A} rule 3 x; flush ruleset"`), /untrusted-looking word/],
+    ['a quote leaving the comment', rule(aChain, `counter comment "vm ${A} rule 3"; flush ruleset`), /untrusted-looking line/],
+    ['a second command on one line', rule(aChain, `counter ; delete chain ip qubes ${aChain}`), /a second command/],
+    ['a comment naming another VM', rule(aChain, `counter comment "vm ${B} policy"`), /comment .* in chain/],
+    ['a non-canonical address in a chain name', rule(`${chainPrefix('10.137.0.05')}1`, 'counter'), /untrusted-looking word/],
+    ['a name in a set', rule(aChain, 'ip daddr == { www.lab.example } counter'), /untrusted-looking word "www.lab.example"/],
+    ['an IPv6 address in family ip', rule(aChain, 'ip daddr == 2001:db8::1 counter'), /IPv6 2001:db8::1 in family ip/],
+    ['a command on something else', 'flush ruleset', /not a command on our table/],
+    ['a fraction', rule(aChain, 'tcp dport == 1.5 counter'), /untrusted-looking word "1.5"/],
+    ['A dispatched to a chain of B', `add element ip qubes qf-vms { ${A} : goto ${chainPrefix(B)}1 }`, /dispatched to/],
+    ['A dispatched to a chain nobody created', `add element ip qubes qf-vms { ${A} : goto ${chainPrefix(A)}zz }`, /does not create/],
+    ['a rule in a chain of B', rule(`${chainPrefix(B)}1`, 'counter'), 'touches B'],
+    ['B out of the overlay map', `delete element ip qubes qf-vms-update { ${B} }`, 'touches B'],
   ]
   t.plan(cases.length)
-  const base = JSON.parse(baseRun.loaded[0] as string) as { nftables: unknown[] }
-  for (const [what, command, want] of cases) {
-    const checked = checkTransactions([JSON.stringify({ nftables: [...base.nftables, command] })])
+  for (const [what, line, want] of cases) {
+    const checked = checkTransactions([`${baseRun.loaded[0] as string}${line}\n`])
     if (want === 'fine') t.same([checked.problems, checked.bCommands.length], [[], baseChecked.bCommands.length], what)
     else if (want === 'touches B') t.same([checked.problems, checked.bCommands.length], [[], baseChecked.bCommands.length + 1], what)
     else t.match(checked.problems.join('\n'), want, what)
@@ -828,15 +845,15 @@ t.test('handleRequest answers every line', async (t) => {
       continue
     }
     if (text.includes('\n')) findings.push({ line: show(line), note, observed: 'answer spans lines' })
-    for (const json of loaded.slice(before)) {
-      const checked = checkTransactions([json])
+    for (const script of loaded.slice(before)) {
+      const checked = checkTransactions([script])
       if (checked.problems.length > 0) findings.push({ line: show(line), note, observed: checked.problems.slice(0, 3).join('; ') })
     }
     // as the daemon does once the answer is out
     const beforeCleanup = loaded.length
     if (agent.hasGarbage()) await agent.collectGarbage()
-    for (const json of loaded.slice(beforeCleanup)) {
-      const checked = checkTransactions([json], false)
+    for (const script of loaded.slice(beforeCleanup)) {
+      const checked = checkTransactions([script], false)
       if (checked.problems.length > 0) findings.push({ line: show(line), note, observed: `clean-up: ${checked.problems.slice(0, 3).join('; ')}` })
     }
     answered++

@@ -1,11 +1,11 @@
-// The only code that runs nft: one JSON transaction in, or a listing out.
+// The only code that runs nft: one transaction in nft's native syntax in, or a JSON listing out.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from '../../common/run-command.js'
 import { NftApplyError } from '../errors.js'
 
-export type RunNft = (json: string) => Promise<void>
+export type RunNft = (script: string) => Promise<void>
 export type ListNft = (args: readonly string[]) => Promise<unknown>
 
 const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
@@ -15,11 +15,11 @@ const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
 // the transaction goes through a private file instead
 let workDir: string | undefined
 
-export const runNft: RunNft = async (json) => {
+export const runNft: RunNft = async (script) => {
   workDir ??= mkdtempSync(join(tmpdir(), 'qubes-firewall-'))
-  const file = join(workDir, `transaction-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`)
-  writeFileSync(file, json, { mode: 0o600 })
-  const result = await runCommand(NFT, ['-j', '-f', file]).finally(() => rmSync(file, { force: true }))
+  const file = join(workDir, `transaction-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.nft`)
+  writeFileSync(file, script, { mode: 0o600 })
+  const result = await runCommand(NFT, ['-f', file]).finally(() => rmSync(file, { force: true }))
   if (result.exitCode !== 0) {
     const detail = (result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`).split('\n').filter((l) => l.trim() !== '')
     throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 3).join(' | ').slice(0, 500)}`)
