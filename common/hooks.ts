@@ -1,6 +1,6 @@
 // Runs hook scripts: executables only, in sorted order, each with a timeout and its output kept.
 // A failing hook is reported and never undoes what was applied before it.
-import { accessSync, constants, readdirSync, statSync } from 'node:fs'
+import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 
@@ -79,8 +79,15 @@ export async function runHooks(paths: readonly string[], timeoutMs: number, each
   return results
 }
 
-/** The firewall hooks in Qubes' order: the system's, the user's directory, then the user script. */
-export function firewallHookPaths(rwDir: string, systemDir = '/etc/qubes/qubes-firewall.d'): string[] {
+/**
+ * The firewall hooks in Qubes' order: the system's, the user's directory, then the user script. With
+ * Qubes' `custom-persist` service the user's /rw/config hooks are not run, as Qubes' agent does not.
+ */
+export function firewallHookPaths(rwDir: string, systemDir = '/etc/qubes/qubes-firewall.d', customPersist = false): string[] {
+  if (customPersist) return hookFiles(systemDir)
   const userScript = join(rwDir, 'qubes-firewall-user-script')
   return [...hookFiles(systemDir), ...hookFiles(join(rwDir, 'qubes-firewall.d')), ...(isExecutableFile(userScript) ? [userScript] : [])]
 }
+
+/** Whether the qube runs with Qubes' service `custom-persist` (its flag file under `serviceDir`). */
+export const customPersistEnabled = (serviceDir = '/var/run/qubes-service'): boolean => existsSync(join(serviceDir, 'custom-persist'))

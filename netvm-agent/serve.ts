@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname } from 'node:path'
 import { spawn } from 'node:child_process'
-import { firewallHookPaths, runHooks } from '../common/hooks.js'
+import { customPersistEnabled, firewallHookPaths, runHooks } from '../common/hooks.js'
 import { Agent, type ApplyResult } from './agent.js'
 import { applyChange, removeVms, restoredPush } from './daemon/changes.js'
 import { serveConnection } from './daemon/connection.js'
@@ -118,7 +118,12 @@ export async function serve(opts: AgentOptions): Promise<void> {
 
   // restore before anything else; hooks run only once the rules are in place: no bypass window
   await restore(agent, state)
-  await runHooks(firewallHookPaths(opts.rwDir, process.env['QUBES_FIREWALL_SYSTEM_HOOKS'] ?? '/etc/qubes/qubes-firewall.d'), HOOK_TIMEOUT_MS, (r) =>
+  const hooks = firewallHookPaths(
+    opts.rwDir,
+    process.env['QUBES_FIREWALL_SYSTEM_HOOKS'] ?? '/etc/qubes/qubes-firewall.d',
+    customPersistEnabled(process.env['QUBES_SERVICE_DIR'] ?? '/var/run/qubes-service'),
+  )
+  await runHooks(hooks, HOOK_TIMEOUT_MS, (r) =>
     log(`hook ${r.path}: ${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}${r.output.trim() ? `: ${r.output.trim().split('\n').join(' | ').slice(0, 500)}` : ''}`),
   )
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { isAlive } from './helpers/wait.js'
-import { firewallHookPaths, runHook } from '../common/hooks.js'
+import { customPersistEnabled, firewallHookPaths, runHook } from '../common/hooks.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'qf-hooks-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -55,4 +55,13 @@ t.test('the system hooks, then rw-dir/qubes-firewall.d, then the user script; ex
   t.same(firewallHookPaths(rw, system), [
     join(system, '10-a'), join(system, '20-b'), join(rw, 'qubes-firewall.d', '05-c'), join(rw, 'qubes-firewall-user-script'),
   ])
+  t.same(firewallHookPaths(rw, system, true), [join(system, '10-a'), join(system, '20-b')], "with Qubes' custom-persist: the system's hooks only")
+})
+
+t.test('custom-persist is read from its Qubes service flag', async (t) => {
+  const services = join(dir, 'qubes-service')
+  mkdirSync(services)
+  t.equal(customPersistEnabled(services), false)
+  writeFileSync(join(services, 'custom-persist'), '')
+  t.equal(customPersistEnabled(services), true)
 })
