@@ -107,8 +107,8 @@ async function startServices(): Promise<void> {
   for (const netvm of NETVMS) await waitForAgent(netvm)
 }
 
-/** Stops a netvm's agent (its rules stay in force) or starts it again (it restores them first). */
-async function agentControl(netvm: string, what: string): Promise<void> {
+/** Stops a netvm's agent (its rules stay in force) or starts it again (it restores them first, then dom0 re-pushes). */
+async function agentControl(netvm: string, what: string, push: boolean): Promise<void> {
   if (!NETVMS.includes(netvm)) throw new Error(`no agent in '${netvm.slice(0, 30)}' (${NETVMS.join(', ')})`)
   const pid = daemonPids().get(`agent-${netvm}`)
   if (what === 'stop') {
@@ -118,6 +118,10 @@ async function agentControl(netvm: string, what: string): Promise<void> {
     if (pid !== undefined && alive(pid)) throw new Error(`the agent in ${netvm} is running (pid ${pid})`)
     startAgent(netvm)
     await waitForAgent(netvm)
+    if (!push) return
+    // as dom0 does when a netvm starts: everything it serves is pushed again (what changed while it
+    // was down included); the agent restored its last rules before its socket existed
+    process.stdout.write(`${describeOutcome(undefined, await syncNetvm(netvm, { qubesDir: QUBES_DIR, registry: loadRegistry(QUBES_DIR) }))}\n`)
   } else {
     throw new Error(`agent action must be start or stop, not '${what.slice(0, 20)}'`)
   }
@@ -180,8 +184,9 @@ export function buildProgram(): Command {
     .description('a Qubes network in network namespaces: outside, sys-net, sys-firewall, work, personal, untrusted, vault')
     .argument('[action]', 'up | down | status | matrix | agent | move', 'up')
     .argument('[args...]', 'for agent: NETVM start|stop; for move: QUBE NETVM')
+    .option('--no-push', 'agent NETVM start: no push from dom0 afterwards (the agent restores its last rules by itself)')
     .addOption(new Option('--source <source>', `up: where ${QUBESDB_NETVM}'s agent takes its rules (qubesdb: its QubesDB, written by dom0 as on Qubes)`).choices(['socket', 'qubesdb']).default('socket'))
-    .action(async (action: string, args: string[], options: { source: Source }) => {
+    .action(async (action: string, args: string[], options: { source: Source; push: boolean }) => {
       if (process.getuid?.() !== 0) throw new Error('the lab needs root (network namespaces, nftables)')
       // dom0's pushes to a QubesDB-fed sys-firewall need the QubesDB tools
       if (labSource() === 'qubesdb') process.env['PATH'] = withQubesDbTools(process.env)['PATH']
@@ -189,7 +194,7 @@ export function buildProgram(): Command {
       else if (action === 'down') await down().then(() => process.stdout.write('lab removed\n'))
       else if (action === 'status') await status()
       else if (action === 'matrix') process.stdout.write(formatMatrix(await probeMatrix(), tty))
-      else if (action === 'agent') await agentControl(args[0] ?? '', args[1] ?? '')
+      else if (action === 'agent') await agentControl(args[0] ?? '', args[1] ?? '', options.push)
       else if (action === 'move') await move(args[0] ?? '', args[1] ?? '')
       else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix, agent, move)`)
     })
