@@ -16,9 +16,12 @@ export interface ResolverOptions {
   readonly timeoutMs?: number
   /** Rounds over all servers. */
   readonly attempts?: number
+  /** When every query ends (Date.now() milliseconds): the budget of a whole resolveAll. */
+  readonly deadline?: number
 }
 
 const MAX_CNAME_DEPTH = 8
+const BUDGET_SPENT = "not resolved within the apply's DNS budget"
 const RCODE_NOERROR = 0
 const RCODE_NXDOMAIN = 3
 
@@ -104,14 +107,17 @@ type TypeResult = { addresses: string[] } | { error: string; final: boolean }
 /** Addresses of one type, following CNAMEs the answer does not resolve itself. */
 async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOptions): Promise<TypeResult> {
   const port = opts.port ?? 53
-  const timeoutMs = opts.timeoutMs ?? 1500
+  const deadline = opts.deadline ?? Infinity
+  // no query outlives the deadline: none is left running once the budget is spent
+  const timeoutMs = () => Math.max(0, Math.min(opts.timeoutMs ?? 1500, deadline - Date.now()))
   let lastError = 'no nameserver'
   for (let attempt = 0; attempt < (opts.attempts ?? 2); attempt++) {
     for (const server of opts.nameservers) {
       try {
         let target = name
         for (let depth = 0; depth <= MAX_CNAME_DEPTH; depth++) {
-          const answer = await ask(server, port, target, type, timeoutMs)
+          if (Date.now() >= deadline) return { error: BUDGET_SPENT, final: false }
+          const answer = await ask(server, port, target, type, timeoutMs())
           const rcode = (answer.flags ?? 0) & 0xf
           if (rcode === RCODE_NXDOMAIN) return { error: 'no such name (NXDOMAIN)', final: true }
           if (rcode !== RCODE_NOERROR) throw new QueryError(`server answered rcode ${rcode}`)
@@ -132,6 +138,7 @@ async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOption
         }
         return { error: 'CNAME chain too long', final: true }
       } catch (err) {
+        if (Date.now() >= deadline) return { error: BUDGET_SPENT, final: false }
         lastError = err instanceof Error ? err.message : String(err)
       }
     }
@@ -150,8 +157,23 @@ export async function resolveName(name: string, opts: ResolverOptions): Promise<
   return { error: 'no A or AAAA record' }
 }
 
-export async function resolveAll(names: Iterable<string>, opts: ResolverOptions): Promise<Map<string, Resolution>> {
+/** What one apply may spend on DNS in all, and how many names it may ask for. */
+export const RESOLUTION_BUDGET_MS = 10_000
+export const MAX_NAMES_PER_APPLY = 5_000
+
+/**
+ * Every name at once, within one budget for them all: a name not resolved when it runs out (a slow
+ * server, a long CNAME chain) fails, and so do names beyond the limit; nothing waits longer.
+ */
+export async function resolveAll(
+  names: Iterable<string>,
+  opts: ResolverOptions & { readonly budgetMs?: number; readonly maxNames?: number },
+): Promise<Map<string, Resolution>> {
   const unique = [...new Set(names)]
-  const results = await Promise.all(unique.map((name) => resolveName(name, opts)))
+  const maxNames = opts.maxNames ?? MAX_NAMES_PER_APPLY
+  const budgetMs = opts.budgetMs ?? RESOLUTION_BUDGET_MS
+  const within = { ...opts, deadline: Math.min(opts.deadline ?? Infinity, Date.now() + budgetMs) }
+  const tooMany: Resolution = { error: `more than ${maxNames} names in one apply` }
+  const results = await Promise.all(unique.map((name, i) => (i < maxNames ? resolveName(name, within) : tooMany)))
   return new Map(unique.map((name, i) => [name, results[i] as Resolution]))
 }

@@ -1,0 +1,43 @@
+// One apply's DNS is bounded as a whole: a server that never answers costs the budget, not
+// attempts x servers x CNAME hops x the query timeout; names beyond the limit fail at once.
+// A server on 127.0.0.1 that answers is the positive control.
+import { createSocket, type Socket } from 'node:dgram'
+import dnsPacket from 'dns-packet'
+import t, { type Test } from 'tap'
+import { resolveAll } from '../common/dns/resolver.js'
+
+async function server(t: Test, answer: boolean): Promise<number> {
+  const socket: Socket = createSocket('udp4')
+  socket.on('message', (message, peer) => {
+    if (!answer) return
+    const query = dnsPacket.decode(message)
+    const question = query.questions?.[0]
+    if (question === undefined) return
+    const answers = question.type === 'A' ? [{ type: 'A' as const, name: question.name, data: '192.0.2.7' }] : []
+    socket.send(dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.RECURSION_DESIRED, questions: [question], answers }), peer.port, peer.address)
+  })
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  t.teardown(() => socket.close())
+  return socket.address().port
+}
+
+t.test('a server that answers: names resolve within the budget (positive control)', async (t) => {
+  const port = await server(t, true)
+  const resolved = await resolveAll(['a.example', 'b.example'], { nameservers: ['127.0.0.1'], port, budgetMs: 60_000 })
+  t.same(resolved.get('a.example'), { addresses: ['192.0.2.7'] })
+  t.same(resolved.get('b.example'), { addresses: ['192.0.2.7'] })
+})
+
+t.test('a server that never answers: every name fails once the budget is spent, not after every retry', async (t) => {
+  const port = await server(t, false)
+  // each query would wait 60 s, twice: only the budget can end this
+  const resolved = await resolveAll(['a.example', 'b.example'], { nameservers: ['127.0.0.1'], port, timeoutMs: 60_000, budgetMs: 300 })
+  t.same(resolved.get('a.example'), { error: "not resolved within the apply's DNS budget" })
+  t.same(resolved.get('b.example'), { error: "not resolved within the apply's DNS budget" })
+})
+
+t.test('names beyond the limit of one apply fail at once', async (t) => {
+  const port = await server(t, true)
+  const resolved = await resolveAll(['a.example', 'b.example', 'c.example'], { nameservers: ['127.0.0.1'], port, maxNames: 2 })
+  t.same([...resolved.values()], [{ addresses: ['192.0.2.7'] }, { addresses: ['192.0.2.7'] }, { error: 'more than 2 names in one apply' }])
+})
