@@ -26,6 +26,9 @@ class MemoryDb implements QubesDb {
   async write(path: string, value: string) {
     this.entries.set(path, value)
   }
+  async writeAll(entries: readonly (readonly [string, string])[]) {
+    for (const [path, value] of entries) this.entries.set(path, value)
+  }
   async rm(path: string) {
     for (const key of [...this.entries.keys()]) if (path.endsWith('/') ? key.startsWith(path) : key === path) this.entries.delete(key)
   }

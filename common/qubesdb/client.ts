@@ -11,6 +11,8 @@ export interface QubesDb {
   /** Every path that starts with `prefix`. */
   list(prefix: string): Promise<string[]>
   write(path: string, value: string): Promise<void>
+  /** Several entries with one command, written in the order given (as `qubesdb-write P1 V1 P2 V2`). */
+  writeAll(entries: readonly (readonly [path: string, value: string])[]): Promise<void>
   /** A path ending with '/' removes everything below it. */
   rm(path: string): Promise<void>
 }
@@ -74,9 +76,13 @@ export function qubesDbTools(domain?: string): QubesDb {
       return result.stdout.split('\n').filter((line) => line !== '').map((sub) => prefix + sub)
     },
     async write(path, value) {
+      await this.writeAll([[path, value]])
+    },
+    async writeAll(entries) {
+      if (entries.length === 0) return
       // '--': getopt would read a value that starts with '-' as options
-      const result = await run('qubesdb-write', ['--', path, value])
-      if (result.exitCode !== 0) throw failed('qubesdb-write', path, result)
+      const result = await run('qubesdb-write', ['--', ...entries.flat()])
+      if (result.exitCode !== 0) throw failed('qubesdb-write', entries[0]?.[0] ?? '', result)
     },
     async rm(path) {
       const result = await run('qubesdb-rm', [path])

@@ -37,7 +37,7 @@ export async function pushThroughQubesDb(db: QubesDb, op: 'replace' | 'update', 
     return { ok: false, error: "port forwards need the agent's socket (a unix: or exec: transport): QubesDB carries Qubes' own keys only" }
   }
   const { vms, connected } = groupByVm(entries)
-  for (const [key, value] of connected) await db.write(key, value)
+  await db.writeAll(connected)
   if (op === 'replace') {
     const listed = new Set((await db.list(FIREWALL)).map((path) => path.slice(FIREWALL.length).split('/')[0] ?? ''))
     for (const ip of listed) {
@@ -50,10 +50,9 @@ export async function pushThroughQubesDb(db: QubesDb, op: 'replace' | 'update', 
   for (const [ip, vmEntries] of vms) {
     before.set(ip, await handledCount(db, ip))
     await db.rm(vmPrefix(ip))
-    // the policy first, then the rules in order, as qubesd writes them
+    // the policy first, then the rules in order, then the marker, as qubesd writes them
     const ordered = vmEntries.sort(([a], [b]) => (a.endsWith('/policy') ? -1 : b.endsWith('/policy') ? 1 : a < b ? -1 : 1))
-    for (const [key, value] of ordered) await db.write(key, value)
-    await db.write(markerKey(ip), '')
+    await db.writeAll([...ordered, [markerKey(ip), '']])
   }
   const deadline = Date.now() + timeoutMs
   for (const [ip, count] of before) {

@@ -200,6 +200,7 @@ export class QubesDbSource {
   private async writeDns(ip: string, resolution: ReadonlyMap<string, Resolution>): Promise<void> {
     await this.deps.db.rm(dnsPrefix(ip))
     const family = parseVmIp(ip)?.family ?? 4
+    const entries: [string, string][] = []
     for (const [name, answer] of resolution) {
       if (!('addresses' in answer)) continue
       const path = `${dnsPrefix(ip)}${name}`
@@ -207,7 +208,8 @@ export class QubesDbSource {
         this.deps.log(`${ip}: ${name} not written to ${dnsPrefix(ip)}: the path is longer than QubesDB's ${MAX_PATH} characters`)
         continue
       }
-      await this.deps.db.write(path, formatDnsValue(answer.addresses, family))
+      entries.push([path, formatDnsValue(answer.addresses, family)])
     }
+    await this.deps.db.writeAll(entries)
   }
 }

@@ -27,7 +27,12 @@ if (lab) {
       }
     }
   }
-  const port80 = push({ [VM_A]: { policy: 'drop', rules: [`action=accept dst4=${WWW} proto=tcp dstports=80-80`] } })
+  // 250 more VMs: forgetting them all at once takes a journal line longer than a page
+  const others = Array.from({ length: 250 }, (_, i) => `10.137.${1 + Math.floor(i / 200)}.${1 + (i % 200)}`)
+  const port80 = push({
+    [VM_A]: { policy: 'drop', rules: [`action=accept dst4=${WWW} proto=tcp dstports=80-80`] },
+    ...Object.fromEntries(others.map((ip) => [ip, { policy: 'drop' as const, rules: [] }])),
+  })
   // long enough (> a 4 KiB page) that its journal line needs space the full disk does not have
   const filler = Array.from({ length: 120 }, (_, i) => `action=accept dst4=198.18.${i}.0/24 proto=udp dstports=9-9`)
   const port443 = push({ [VM_A]: { policy: 'drop', rules: [`action=accept dst4=${WWW} proto=tcp dstports=443-443`, ...filler] } })
@@ -42,6 +47,14 @@ if (lab) {
     const update = await daemon.request({ op: 'update', entries: port443 })
     t.match(update, { ok: false, error: /^could not persist the change \(ENOSPC\); rolled back: the rules before it stay in force$/ })
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused' }, { label: 'the old rules in force' })
+  })
+
+  await t.test('a remove that cannot be persisted is rolled back and answered as failed', async (t) => {
+    const remove = await daemon.request({ op: 'remove', ips: [VM_A, ...others] })
+    t.match(remove, { ok: false, error: /^could not persist the change \(ENOSPC\); rolled back: the rules before it stay in force$/ })
+    await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused' }, { label: "a's rules still in force" })
+    const loaded = ((await daemon.request({ op: 'status' }))['vms'] as { ip: string }[]).map((vm) => vm.ip)
+    t.equal(loaded.length, 1 + others.length, 'every VM is loaded again')
   })
 
   await t.test('a restart agrees with what was answered', async (t) => {
