@@ -1,9 +1,9 @@
 // The lab as on Qubes: sys-firewall's agent runs `serve --source qubesdb` and lab dom0 writes each
 // VM's rules into its QubesDB (the stand-in of lab/qubesdb-bin) in qubesd's order; a change is
-// confirmed by /qubes-firewall-handled/<ip> going up. Real packets decide, as in test/lab.ts.
+// confirmed by /qubes-firewall-handled/<ip> going up. Real packets decide, as in test/lab.ts. (A
+// watch that dies, rules written before the agent starts, a malformed entry: test/ns/qubesdb.ts.)
 import t from 'tap'
 import { outcome, type Outcome } from './helpers/outcome.js'
-import { until } from './helpers/wait.js'
 
 // a lab of its own, beside any other
 const PREFIX = `qlq${process.pid}-`
@@ -54,16 +54,4 @@ t.test('a qvm-firewall change is written to QubesDB and confirmed by the handled
   t.same(await probe('work', WWW80, WWW443), ['allowed', 'allowed'])
   t.equal((await dom0('qvm-firewall', 'work', 'del', '--rule-no', '0')).code, 0)
   t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'])
-})
-
-t.test('a change written while the agent is down is taken when it starts', async (t) => {
-  t.equal((await node(LAB, 'agent', 'sys-firewall', 'stop')).code, 0)
-  const before = await handled(WORK)
-  // dom0 writes and waits for the agent, as long as a push may take
-  const adding = dom0('qvm-firewall', 'work', 'add', '--before', '0', 'accept', 'www.lab.example', 'tcp', '22')
-  await until('the new rule of work written to QubesDB', async () => (await run('qubesdb-read', '-d', 'sys-firewall', `/qubes-firewall/${WORK}/0000`)).stdout.includes('dstports=22'))
-  t.equal(await handled(WORK), before, 'nobody took it yet')
-  t.equal((await node(LAB, 'agent', 'sys-firewall', 'start')).code, 0)
-  t.match(await adding, { code: 0, stderr: /^rules of work applied in sys-firewall/ })
-  t.same(await probe('work', 'tcp:192.0.2.10:22'), ['allowed'])
 })

@@ -32,6 +32,9 @@ class MemoryDb implements QubesDb {
   async rm(path: string) {
     for (const key of [...this.entries.keys()]) if (path.endsWith('/') ? key.startsWith(path) : key === path) this.entries.delete(key)
   }
+  async rmAll(paths: readonly string[]) {
+    for (const path of paths) await this.rm(path)
+  }
   /** As qubesd writes a VM's rules: policy, rules, then the marker. */
   writeVm(ip: string, policy: string, ...rules: string[]) {
     void this.rm(`/qubes-firewall/${ip}/`)

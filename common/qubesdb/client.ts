@@ -15,6 +15,8 @@ export interface QubesDb {
   writeAll(entries: readonly (readonly [path: string, value: string])[]): Promise<void>
   /** A path ending with '/' removes everything below it. */
   rm(path: string): Promise<void>
+  /** Several paths with one command (`qubesdb-rm P1 P2`). */
+  rmAll(paths: readonly string[]): Promise<void>
 }
 
 export class QubesDbError extends Error {
@@ -85,8 +87,12 @@ export function qubesDbTools(domain?: string): QubesDb {
       if (result.exitCode !== 0) throw failed('qubesdb-write', entries[0]?.[0] ?? '', result)
     },
     async rm(path) {
-      const result = await run('qubesdb-rm', [path])
-      if (result.exitCode !== 0) throw failed('qubesdb-rm', path, result)
+      await this.rmAll([path])
+    },
+    async rmAll(paths) {
+      if (paths.length === 0) return
+      const result = await run('qubesdb-rm', ['--', ...paths])
+      if (result.exitCode !== 0) throw failed('qubesdb-rm', paths[0] ?? '', result)
     },
   }
 }

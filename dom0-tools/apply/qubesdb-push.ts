@@ -4,11 +4,12 @@
 // they are in force. Only Qubes' own keys travel this way: names are resolved by the agent, and
 // forwards (ours) need the socket.
 import type { QubesDb } from '../../common/qubesdb/client.js'
-import { CONNECTED_IPS, CONNECTED_IPS6, dnsPrefix, FIREWALL, FORWARD, handledKey, markerKey, vmPrefix } from '../../common/qubesdb/keys.js'
+import { CONNECTED_IPS, CONNECTED_IPS6, dnsPrefix, FIREWALL, FORWARD, HANDLED, markerKey, vmPrefix } from '../../common/qubesdb/keys.js'
 import type { AgentAnswer } from './outcome.js'
 
-/** How often the handled counters are read while waiting for the agent. */
-const CONFIRM_POLL_MS = 20
+/** How often the handled counters are read while waiting for the agent: soon at first, then less often. */
+const FIRST_POLL_MS = 20
+const LONGEST_POLL_MS = 250
 
 export class NotConfirmedError extends Error {
   override name = 'NotConfirmedError'
@@ -29,7 +30,12 @@ function groupByVm(entries: Readonly<Record<string, string>>): { vms: Map<string
   return { vms, connected }
 }
 
-const handledCount = async (db: QubesDb, ip: string): Promise<number> => Number((await db.read(handledKey(ip))) ?? '0') || 0
+/** Every VM's handled count, with one command. */
+async function handledCounts(db: QubesDb): Promise<Map<string, number>> {
+  const counts = new Map<string, number>()
+  for (const [path, value] of await db.multiread(HANDLED)) counts.set(path.slice(HANDLED.length), Number(value) || 0)
+  return counts
+}
 
 /** Writes a `replace` or `update` push in Qubes' order and waits until the agent took every VM. */
 export async function pushThroughQubesDb(db: QubesDb, op: 'replace' | 'update', entries: Readonly<Record<string, string>>, timeoutMs: number): Promise<AgentAnswer> {
@@ -37,29 +43,24 @@ export async function pushThroughQubesDb(db: QubesDb, op: 'replace' | 'update', 
     return { ok: false, error: "port forwards need the agent's socket (a unix: or exec: transport): QubesDB carries Qubes' own keys only" }
   }
   const { vms, connected } = groupByVm(entries)
-  await db.writeAll(connected)
-  if (op === 'replace') {
-    const listed = new Set((await db.list(FIREWALL)).map((path) => path.slice(FIREWALL.length).split('/')[0] ?? ''))
-    for (const ip of listed) {
-      if (ip === '' || vms.has(ip)) continue
-      await db.rm(vmPrefix(ip))
-      await db.rm(markerKey(ip))
-    }
-  }
-  const before = new Map<string, number>()
-  for (const [ip, vmEntries] of vms) {
-    before.set(ip, await handledCount(db, ip))
-    await db.rm(vmPrefix(ip))
-    // the policy first, then the rules in order, then the marker, as qubesd writes them
-    const ordered = vmEntries.sort(([a], [b]) => (a.endsWith('/policy') ? -1 : b.endsWith('/policy') ? 1 : a < b ? -1 : 1))
-    await db.writeAll([...ordered, [markerKey(ip), '']])
-  }
+  // a replace also forgets the VMs it does not name: their marker goes, which the agent takes as such
+  const gone = op === 'replace' ? [...new Set((await db.list(FIREWALL)).map((path) => path.slice(FIREWALL.length).split('/')[0] ?? ''))].filter((ip) => ip !== '' && !vms.has(ip)) : []
+  const counted = await handledCounts(db)
+  const before = new Map([...vms.keys()].map((ip) => [ip, counted.get(ip) ?? 0]))
+  await db.rmAll([...gone.flatMap((ip) => [vmPrefix(ip), markerKey(ip)]), ...[...vms.keys()].map(vmPrefix)])
+  // one command, in qubesd's order for each VM: the policy, the rules, then the marker
+  const ordered = [...vms].flatMap(([ip, vmEntries]): [string, string][] => [
+    ...vmEntries.sort(([a], [b]) => (a.endsWith('/policy') ? -1 : b.endsWith('/policy') ? 1 : a < b ? -1 : 1)),
+    [markerKey(ip), ''],
+  ])
+  await db.writeAll([...connected, ...ordered])
   const deadline = Date.now() + timeoutMs
-  for (const [ip, count] of before) {
-    while ((await handledCount(db, ip)) <= count) {
-      if (Date.now() > deadline) throw new NotConfirmedError(`the agent did not take the rules of ${ip} within ${Math.round(timeoutMs / 1000)} s`)
-      await new Promise((resolve) => setTimeout(resolve, CONFIRM_POLL_MS))
-    }
+  for (let pause = FIRST_POLL_MS; ; pause = Math.min(LONGEST_POLL_MS, pause * 2)) {
+    const now = await handledCounts(db)
+    const waiting = [...before].filter(([ip, count]) => (now.get(ip) ?? 0) <= count).map(([ip]) => ip)
+    if (waiting.length === 0) break
+    if (Date.now() > deadline) throw new NotConfirmedError(`the agent did not take the rules of ${waiting.join(', ')} within ${Math.round(timeoutMs / 1000)} s`)
+    await new Promise((resolve) => setTimeout(resolve, pause))
   }
   return { ok: true, applied: [...vms.keys()], resolved: await resolvedNames(db, [...vms.keys()]) }
 }

@@ -4,7 +4,7 @@
 // once the watch is live. Once a VM's rules are in force, `/qubes-firewall-handled/<ip>` goes up
 // by one per marker write taken and `/dns/<ip>/` says what its names resolved to (Qubes 4.2).
 import {
-  CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, dnsPrefix, handledKey, isConnectedIps, markerKey, vmPrefix,
+  CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, HANDLED, dnsPrefix, handledKey, isConnectedIps, markerKey, vmPrefix,
 } from '../../common/qubesdb/keys.js'
 import type { Entries } from '../daemon/state.js'
 import type { Resolution } from '../push/model.js'
@@ -49,6 +49,9 @@ const fingerprint = (entries: Entries): string => JSON.stringify(Object.entries(
 export class QubesDbSource {
   /** Each VM's entries as last taken, to tell a re-read that changed a VM from one that did not. */
   private readonly taken = new Map<string, string>()
+  /** What each VM's /dns/<ip>/ holds, as last written by us. */
+  private readonly dnsWritten = new Map<string, string>()
+  private handled: Map<string, number> | undefined
   private readonly firedMarkers = new Map<string, number>()
   private connectedFired = false
   private readAllDue = false
@@ -147,7 +150,9 @@ export class QubesDbSource {
     if (gone.length > 0) {
       const removed = await this.deps.remove(gone)
       if (!removed.ok) this.deps.log(`removing ${gone.join(', ')} failed: ${removed.error ?? 'unknown error'}`)
-      for (const ip of gone) await this.writeDns(ip, new Map())
+      const dns = new DnsChanges()
+      for (const ip of gone) if (this.dnsWritten.delete(ip)) dns.cleared.push(dnsPrefix(ip))
+      await this.writeDns(dns)
     }
   }
 
@@ -181,24 +186,41 @@ export class QubesDbSource {
     }
   }
 
-  /** The VMs whose rules are now in force: handled counters up, their names in /dns/<ip>/. */
+  /**
+   * The VMs whose rules are now in force: their names in /dns/<ip>/ (rewritten when they changed),
+   * then their handled counters up, in two commands for all of them.
+   */
   private async report(result: { ok: boolean; error?: string }, counts: ReadonlyMap<string, number>): Promise<void> {
     if (result.error !== undefined) {
       this.deps.log(`rules not applied: ${result.error}`)
       return
     }
+    const handled = await this.handledCounts()
+    const dns = new DnsChanges()
+    const raised: [string, string][] = []
     for (const [ip, count] of counts) {
       const resolution = this.deps.resolutionOf(ip)
       if (resolution === undefined || count === 0) continue
-      await this.writeDns(ip, resolution)
-      const current = await this.deps.db.read(handledKey(ip))
-      const before = current !== undefined && /^[0-9]{1,15}$/.test(current) ? Number(current) : 0
-      await this.deps.db.write(handledKey(ip), String(before + count))
+      this.dnsOf(ip, resolution, dns)
+      handled.set(ip, (handled.get(ip) ?? 0) + count)
+      raised.push([handledKey(ip), String(handled.get(ip))])
     }
+    await this.writeDns(dns)
+    await this.deps.db.writeAll(raised)
   }
 
-  private async writeDns(ip: string, resolution: ReadonlyMap<string, Resolution>): Promise<void> {
-    await this.deps.db.rm(dnsPrefix(ip))
+  /** Counted on from what QubesDB held when the agent started (as Qubes' agent does), then kept here. */
+  private async handledCounts(): Promise<Map<string, number>> {
+    if (this.handled !== undefined) return this.handled
+    const counts = new Map<string, number>()
+    for (const [path, value] of await this.deps.db.multiread(HANDLED)) {
+      if (/^[0-9]{1,15}$/.test(value)) counts.set(path.slice(HANDLED.length), Number(value))
+    }
+    return (this.handled = counts)
+  }
+
+  /** The VM's /dns/<ip>/ entries, into `changes` unless they are what was written last. */
+  private dnsOf(ip: string, resolution: ReadonlyMap<string, Resolution>, changes: DnsChanges): void {
     const family = parseVmIp(ip)?.family ?? 4
     const entries: [string, string][] = []
     for (const [name, answer] of resolution) {
@@ -210,6 +232,20 @@ export class QubesDbSource {
       }
       entries.push([path, formatDnsValue(answer.addresses, family)])
     }
-    await this.deps.db.writeAll(entries)
+    const written = JSON.stringify(entries)
+    if (this.dnsWritten.get(ip) === written) return
+    this.dnsWritten.set(ip, written)
+    changes.cleared.push(dnsPrefix(ip))
+    changes.written.push(...entries)
   }
+
+  private async writeDns(changes: DnsChanges): Promise<void> {
+    await this.deps.db.rmAll(changes.cleared)
+    await this.deps.db.writeAll(changes.written)
+  }
+}
+
+class DnsChanges {
+  readonly cleared: string[] = []
+  readonly written: [string, string][] = []
 }
