@@ -1,6 +1,7 @@
 // Qubes' rules for a qube's name (qubes/vm/__init__.py validate_name), for dom0's registry and for
 // names a VM-side command takes (qvm-connect-tcp), without the registry behind them.
 import { UsageError } from './errors.js'
+import { shown } from './untrusted-text.js'
 
 const NAME_CHARS = /^[a-zA-Z][a-zA-Z0-9_.-]*$/
 
@@ -18,6 +19,6 @@ export function validateName(untrustedName: string): string {
             : untrustedName.endsWith('-dm')
               ? 'VM name cannot end with -dm'
               : undefined
-  if (reason !== undefined) throw new UsageError(`${reason}: '${untrustedName}'`)
+  if (reason !== undefined) throw new UsageError(`${reason}: '${shown(untrustedName)}'`)
   return untrustedName
 }

@@ -1,6 +1,7 @@
 // qubes-firewall-agent {render|apply|init|serve}
 import { Command, Option } from 'commander'
 import { runProgram } from '../common/cli/run.js'
+import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
 import { Agent, type AgentEffects } from './agent.js'
 import { realEffects } from './effects.js'
 import type { AgentOptions } from './options.js'
@@ -18,7 +19,7 @@ async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
   try {
     untrustedPush = JSON.parse(untrustedText)
   } catch (err) {
-    throw new PushError(`input is not JSON: ${(err as Error).message}`)
+    throw new PushError(`input is not JSON: ${shown((err as Error).message, UNTRUSTED_KEY_LIMIT)}`)
   }
   return parsePush(untrustedPush)
 }

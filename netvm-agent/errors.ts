@@ -6,6 +6,7 @@ export class PushError extends Error {
   override name = 'PushError'
   constructor(
     message: string,
+    /** The push's key to blame, as received (untrusted: shown() it), when one is. */
     readonly key: string | null = null,
   ) {
     super(message)

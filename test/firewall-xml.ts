@@ -170,6 +170,11 @@ t.test('bad content given inline', async (t) => {
     ['<QubesFirewallRules policy="deny"><rule address="1.2.3.4" netmask="abc"/></QubesFirewallRules>', "f.xml: rule 0: invalid netmask 'abc'"],
     ['<QubesFirewallRules policy="deny"><rule address="1.2.3.4" proto="any" port="80"/></QubesFirewallRules>', "f.xml: rule 0: dstports valid only for 'tcp' and 'udp' protocols"],
     ['<QubesFirewallRules policy="maybe"/>', "f.xml: version 1 policy must be allow or deny, not 'maybe'"],
+    // entities: XML's own only
+    [v2('<property name="action">&nbsp;accept</property>'), "f.xml: undefined entity '&nbsp;'"],
+    [`<!DOCTYPE firewall [<!ENTITY a "accept">]>${v2('<property name="action">&a;</property>')}`, "f.xml: a DTD's entity declarations are not read (Qubes' files have none)"],
+    [v2('<property name="action">accept</property><property name="comment">&#x1b;[2J</property>'), "f.xml: character reference '&#x1b;' is not an XML character"],
+    [v2('<property name="action">accept</property><property name="comment">caf&#233;</property>'), 'f.xml: rule 0: invalid character U+00E9 in comment'],
   ]
   t.plan(cases.length)
   for (const [text, want] of cases) {
@@ -191,4 +196,10 @@ t.test('a lone rule and a lone property are still a list', async (t) => {
     ['action=accept proto=tcp dstports=443-443'],
     'values stay strings: 0443 is port 443, not an XML number',
   )
+})
+
+t.test("XML's character references are read, as lxml reads them", async (t) => {
+  const rule = '<property name="action">&#97;ccept</property><property name="dsthost">qubes&#x2D;os.org</property><property name="comment">a&#32;b</property>'
+  const text = `<firewall version="2"><rules><rule><properties>${rule}</properties></rule></rules></firewall>`
+  t.same(parseFirewallXml('f.xml', text, now).map(formatRawRule), ['action=accept dsthost=qubes-os.org comment=a b'])
 })

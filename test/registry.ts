@@ -311,6 +311,12 @@ t.test('qubes.xml round trip keeps what we do not model', async (t) => {
   })
 })
 
+t.test("qubes.xml's character references are read, as lxml reads them", async (t) => {
+  const props = '<property name="qid">1</property><property name="name">a</property><property name="comment">caf&#233; &#x26; co</property>'
+  const registry = parseRegistry('qubes.xml', `<qubes><domains><domain class="AppVM"><properties>${props}</properties></domain></domains></qubes>`)
+  t.equal(registry.require('a').props['comment'], 'café & co')
+})
+
 t.test('a qubes.xml that cannot be read is refused with the reason', async (t) => {
   const domain = (klass: string, props: string): string =>
     `<domain class="${klass}"><properties>${props}</properties></domain>`
@@ -322,6 +328,9 @@ t.test('a qubes.xml that cannot be read is refused with the reason', async (t) =
     [doc(domain('AppVM', '<property>x</property>')), 'qubes.xml: domain #1: <property> without a name'],
     [doc(domain('AppVM', '<property name="qid">x</property><property name="name">a</property>')), "qubes.xml: domain 'a': invalid qid 'x'"],
     [doc(domain('AppVM', '<property name="qid">1</property>')), "qubes.xml: domain '?': VM name contains illegal characters: ''"],
+    // entities: XML's own only, no HTML names, no DTD's
+    [doc(domain('AppVM', '<property name="qid">1</property><property name="name">a&nbsp;</property>')), "qubes.xml: undefined entity '&nbsp;'"],
+    [`<!DOCTYPE qubes [<!ENTITY n "a">]>${doc(domain('AppVM', '<property name="name">&n;</property>'))}`, "qubes.xml: a DTD's entity declarations are not read (Qubes' files have none)"],
     [
       doc(domain('AppVM', '<property name="qid">1</property><property name="name">a</property>'), domain('AppVM', '<property name="qid">1</property><property name="name">b</property>')),
       "qubes.xml: domain 'b': qid 1 is used twice",

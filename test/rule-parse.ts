@@ -4,6 +4,7 @@ import t from 'tap'
 import { formatRawRule } from '../dom0-tools/rule/format-raw.js'
 import type { EpochSeconds } from '../common/rule/model.js'
 import { parseApiRule, parseCliRule } from '../dom0-tools/rule/parse.js'
+import { parseQdbRule } from '../netvm-agent/push/parse.js'
 
 const ctx = { now: 1_700_000_000 as EpochSeconds }
 
@@ -90,11 +91,11 @@ const apiCases: [input: string, want: string | RegExp, bug?: string][] = [
   ['action=accept dsthost=_srv.my-host.example.', 'action=accept dsthost=_srv.my-host.example.'],
   ['action=accept dsthost=Qubes-OS.org', exactly("invalid dsthost 'Qubes-OS.org' (not an IP address, and a hostname may hold only a-z 0-9 . _ -)")],
   [`action=accept dsthost=${host253}`, `action=accept dsthost=${host253}`],
-  [`action=accept dsthost=${host254}`, exactly(`invalid dsthost '${host254}' (a hostname has 1-253 characters)`)],
+  [`action=accept dsthost=${host254}`, exactly(`invalid dsthost '${host254.slice(0, 60)}…' (a hostname has 1-253 characters)`)],
   ['action=accept dsthost=qubes..org', exactly("invalid dsthost 'qubes..org' (empty or over-long label)")],
   ['action=accept dsthost=.qubes-os.org', exactly("invalid dsthost '.qubes-os.org' (empty or over-long label)")],
   ['action=accept dsthost=.', exactly("invalid dsthost '.' (IPv4 must be a dotted quad)")],
-  [`action=accept dsthost=${label64}`, exactly(`invalid dsthost '${label64}' (empty or over-long label)`)],
+  [`action=accept dsthost=${label64}`, exactly(`invalid dsthost '${label64.slice(0, 60)}…' (empty or over-long label)`)],
   // Qubes' safe character set
   ['action=accept dsthost=exa$mple.org', exactly("invalid character '$' in dsthost")],
   ['action=accept dsthost=a=b', exactly("invalid character '=' in dsthost")],
@@ -220,4 +221,32 @@ t.test('a parsed rule parses again to itself', async (t) => {
   const lines = apiCases.flatMap(([, want, bug]) => (typeof want === 'string' && bug === undefined ? [want] : []))
   t.plan(lines.length)
   for (const line of lines) t.equal(formatRawRule(parseApiRule(line, ctx)), line, line)
+})
+
+// one validator per option: dom0 (an API line) and the agent (a QubesDB rule) refuse a value with one message
+const sharedCases: [line: string, message: string][] = [
+  ['action=allow', "invalid action 'allow' (expected accept or drop)"],
+  ['proto=tcp', 'missing action= (accept or drop)'],
+  ['action=accept proto=sctp', "invalid proto 'sctp' (expected tcp or udp or icmp)"],
+  ['action=accept specialtarget=ntp', "invalid specialtarget 'ntp' (expected dns)"],
+  ['action=accept proto=icmp dstports=80', "dstports valid only for 'tcp' and 'udp' protocols"],
+  ['action=accept proto=tcp icmptype=8', "icmptype valid only for 'icmp' protocol"],
+  ['action=accept proto=tcp dstports=70000', "invalid port '70000' (expected a number 0-65535)"],
+  [`action=accept proto=tcp dstports=${'8'.repeat(100)}`, `invalid port '${'8'.repeat(60)}…' (expected a number 0-65535)`],
+  ['action=accept proto=tcp dstports=8\u001b[2J', 'invalid character U+001B in dstports'],
+  ['action=drop proto=icmp icmptype=echo', "invalid icmptype 'echo' (expected a number 0-255)"],
+  ['action=accept proto=t\u0085cp', 'invalid character U+0085 in proto'],
+  ['action=accept dsthost=1.2.3', "invalid dsthost '1.2.3' (IPv4 must be a dotted quad)"],
+  ['action=accept expire=soon', "invalid expire 'soon' (expected seconds since 1970)"],
+  ['action=accept expire=\u001b]0;owned\u0007', "invalid expire '?]0;owned?' (expected seconds since 1970)"],
+]
+
+t.test('dom0 and the agent refuse a value alike', async (t) => {
+  t.plan(sharedCases.length)
+  for (const [line, message] of sharedCases) {
+    t.test(JSON.stringify(line), async (t) => {
+      t.throws(() => parseApiRule(line, ctx), { name: 'RuleParseError', message: exactly(message) }, 'dom0')
+      t.throws(() => parseQdbRule(0, line, 4), { name: 'RuleParseError', message: exactly(message) }, 'agent')
+    })
+  }
 })

@@ -1,11 +1,11 @@
-// The typed firewall rule. Values only come from the parsers in values.ts and parse.ts,
+// The typed firewall rule. Values only come from the parsers beside it (values.ts, port.ts),
 // so holding a Rule is proof that it passed Qubes' validation.
 import type ipaddr from 'ipaddr.js'
 
 declare const brand: unique symbol
 type Brand<T, B extends string> = T & { readonly [brand]: B }
 
-/** A TCP/UDP port, 0-65535. Only parsePort() makes one. */
+/** A TCP/UDP port, 0-65535. Only parsePort() (port.ts) makes one. */
 export type Port = Brand<number, 'Port'>
 /** An ICMP type, 0-255. */
 export type IcmpType = Brand<number, 'IcmpType'>
@@ -19,6 +19,7 @@ export const ACTIONS: readonly Action[] = ['accept', 'drop']
 export type Proto = 'tcp' | 'udp' | 'icmp'
 export const PROTOS: readonly Proto[] = ['tcp', 'udp', 'icmp']
 export type SpecialTarget = 'dns'
+export const SPECIAL_TARGETS: readonly SpecialTarget[] = ['dns']
 
 export interface PortRange {
   readonly from: Port

@@ -1,11 +1,13 @@
-// Parsers of single rule values, strict as Qubes (qubes/firewall.py) and shared with the agent.
+// Parsers of single rule values and the check of how they pair, strict as Qubes (qubes/firewall.py):
+// one function and one message for each, whether dom0 or the agent reads the value.
 import ipaddr from 'ipaddr.js'
 import { RuleParseError } from '../errors.js'
-import type { DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from './model.js'
+import { shown } from '../untrusted-text.js'
+import { checkSafe } from './safe-chars.js'
+import {
+  ACTIONS, PROTOS, SPECIAL_TARGETS, type Action, type DstHost, type EpochSeconds, type Hostname, type IcmpType, type Proto, type SpecialTarget,
+} from './model.js'
 
-// Qubes' RuleOption safe set; a comment may also hold spaces.
-const SAFE_VALUE = /^[A-Za-z0-9:;,./\-_[\]]+$/
-const SAFE_COMMENT = /^[A-Za-z0-9:;,./\-_[\] ]+$/
 const HOSTNAME_CHARS = /^[a-z0-9._-]+$/
 const DECIMAL = /^[0-9]+$/
 const MAX_EXPIRE = 9_223_372_036
@@ -13,60 +15,65 @@ const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/
 const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/
 const INET_ATON_FORM = /^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$/
 
-export function describeChar(c: string): string {
-  const code = c.codePointAt(0) ?? 0
-  return code >= 0x21 && code < 0x7f ? `'${c}'` : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`
-}
-
-/** Rejects a value outside Qubes' safe character set, naming the first bad character. */
-export function checkSafe(key: string, untrustedValue: string, comment = false): string {
-  if (untrustedValue === '') throw new RuleParseError(`empty value for '${key}'`)
-  const safe = comment ? SAFE_COMMENT : SAFE_VALUE
-  if (!safe.test(untrustedValue)) {
-    const bad = [...untrustedValue].find((c) => !safe.test(c)) ?? '?'
-    throw new RuleParseError(`invalid character ${describeChar(bad)} in ${key}`)
+/** One of `allowed`, as `key`'s value. */
+export function parseChoice<T extends string>(key: string, untrusted: string, allowed: readonly T[]): T {
+  checkSafe(key, untrusted)
+  if (!(allowed as readonly string[]).includes(untrusted)) {
+    throw new RuleParseError(`invalid ${key} '${shown(untrusted)}' (expected ${allowed.join(' or ')})`)
   }
-  return untrustedValue
+  return untrusted as T
 }
 
-export function parsePort(untrusted: string): Port {
-  if (!DECIMAL.test(untrusted) || untrusted.length > 5 || Number(untrusted) > 65535) {
-    throw new RuleParseError(`invalid port '${untrusted}' (expected a number 0-65535)`)
+export function parseAction(untrusted: string | undefined): Action {
+  if (untrusted === undefined) throw new RuleParseError('missing action= (accept or drop)')
+  return parseChoice('action', untrusted, ACTIONS)
+}
+
+export function parseProto(untrusted: string): Proto {
+  return parseChoice('proto', untrusted, PROTOS)
+}
+
+export function parseSpecialTarget(untrusted: string): SpecialTarget {
+  return parseChoice('specialtarget', untrusted, SPECIAL_TARGETS)
+}
+
+/**
+ * Qubes' pairing: dstports only with tcp or udp, icmptype only with icmp. dom0 (qubes/firewall.py)
+ * refuses dstports without a proto; Qubes' agent takes them as tcp and udp (`portsWithoutProto`).
+ */
+export function checkProtoPairing(
+  proto: Proto | undefined,
+  given: { readonly dstports: boolean; readonly icmptype: boolean },
+  portsWithoutProto: 'refused' | 'tcp and udp',
+): void {
+  if (given.dstports && (proto === 'icmp' || (proto === undefined && portsWithoutProto === 'refused'))) {
+    throw new RuleParseError("dstports valid only for 'tcp' and 'udp' protocols")
   }
-  return Number(untrusted) as Port
-}
-
-/** "443" or "1200-1400"; a single port is the range port-port. */
-export function parsePortRange(untrusted: string): PortRange {
-  const parts = untrusted.split('-')
-  if (parts.length > 2) throw new RuleParseError(`invalid port range '${untrusted}' (expected PORT or LOW-HIGH)`)
-  const from = parsePort(parts[0] ?? '')
-  const to = parts.length === 2 ? parsePort(parts[1] ?? '') : from
-  if (from > to) throw new RuleParseError(`invalid port range '${untrusted}' (start above end)`)
-  return { from, to }
+  if (given.icmptype && proto !== 'icmp') throw new RuleParseError("icmptype valid only for 'icmp' protocol")
 }
 
 export function parseIcmpType(untrusted: string): IcmpType {
+  checkSafe('icmptype', untrusted)
   if (!DECIMAL.test(untrusted) || untrusted.length > 3 || Number(untrusted) > 255) {
-    throw new RuleParseError(`invalid icmptype '${untrusted}' (expected a number 0-255)`)
+    throw new RuleParseError(`invalid icmptype '${shown(untrusted)}' (expected a number 0-255)`)
   }
   return Number(untrusted) as IcmpType
 }
 
 export function parseHostname(untrusted: string): Hostname {
   if (!HOSTNAME_CHARS.test(untrusted)) {
-    throw new RuleParseError(`invalid dsthost '${untrusted}' (not an IP address, and a hostname may hold only a-z 0-9 . _ -)`)
+    throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (not an IP address, and a hostname may hold only a-z 0-9 . _ -)`)
   }
   const name = untrusted.endsWith('.') ? untrusted.slice(0, -1) : untrusted
   // resolvers read such names as numeric addresses (inet_aton: 0x7f.0.0.1, 2130706433): never a name
   if (INET_ATON_FORM.test(name) || /^[0-9]+$/.test(name.split('.').pop() ?? '')) {
-    throw new RuleParseError(`invalid dsthost '${untrusted}' (looks like a numeric address; IPv4 must be a dotted quad)`)
+    throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (looks like a numeric address; IPv4 must be a dotted quad)`)
   }
   if (name.length === 0 || name.length > 253) {
-    throw new RuleParseError(`invalid dsthost '${untrusted}' (a hostname has 1-253 characters)`)
+    throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (a hostname has 1-253 characters)`)
   }
   if (name.split('.').some((label) => label.length === 0 || label.length > 63)) {
-    throw new RuleParseError(`invalid dsthost '${untrusted}' (empty or over-long label)`)
+    throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (empty or over-long label)`)
   }
   return untrusted as Hostname
 }
@@ -102,7 +109,7 @@ export function parseIPv6(untrusted: string): ipaddr.IPv6 | undefined {
 
 function parsePrefix(untrustedValue: string, untrustedPrefix: string, max: number): number {
   if (!DECIMAL.test(untrustedPrefix) || untrustedPrefix.length > 3 || Number(untrustedPrefix) > max) {
-    throw new RuleParseError(`invalid dsthost '${untrustedValue}' (netmask must be 0-${max})`)
+    throw new RuleParseError(`invalid dsthost '${shown(untrustedValue)}' (netmask must be 0-${max})`)
   }
   return Number(untrustedPrefix)
 }
@@ -114,13 +121,13 @@ function parsePrefix(untrustedValue: string, untrustedPrefix: string, max: numbe
 export function parseDstHost(untrusted: string, defaultPrefix?: number): DstHost {
   checkSafe('dsthost', untrusted)
   const slashes = untrusted.split('/').length - 1
-  if (slashes > 1) throw new RuleParseError(`invalid dsthost '${untrusted}' (too many '/')`)
+  if (slashes > 1) throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (too many '/')`)
   if (slashes === 0) {
     const v6 = parseIPv6(untrusted)
     if (v6) return { kind: 'ip6', address: v6, prefix: checkedPrefix(untrusted, defaultPrefix ?? 128, 128), typed: untrusted }
     if (/^[0-9.]+$/.test(untrusted)) {
       const v4 = parseIPv4(untrusted)
-      if (!v4) throw new RuleParseError(`invalid dsthost '${untrusted}' (IPv4 must be a dotted quad)`)
+      if (!v4) throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (IPv4 must be a dotted quad)`)
       return { kind: 'ip4', address: v4, prefix: checkedPrefix(untrusted, defaultPrefix ?? 32, 32) }
     }
     return { kind: 'name', name: parseHostname(untrusted) }
@@ -130,12 +137,12 @@ export function parseDstHost(untrusted: string, defaultPrefix?: number): DstHost
   if (v6) return { kind: 'ip6', address: v6, prefix: parsePrefix(untrusted, untrustedPrefix, 128), typed: untrustedHost }
   const v4 = parseIPv4(untrustedHost)
   if (v4) return { kind: 'ip4', address: v4, prefix: parsePrefix(untrusted, untrustedPrefix, 32) }
-  throw new RuleParseError(`invalid dsthost '${untrusted}' (invalid IP address '${untrustedHost}')`)
+  throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (invalid IP address '${shown(untrustedHost)}')`)
 }
 
 function checkedPrefix(untrusted: string, prefix: number, max: number): number {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    throw new RuleParseError(`invalid dsthost '${untrusted}' (netmask must be 0-${max})`)
+    throw new RuleParseError(`invalid dsthost '${shown(untrusted)}' (netmask must be 0-${max})`)
   }
   return prefix
 }
@@ -146,20 +153,16 @@ export function parseExpire(untrusted: string, now: EpochSeconds, allowRelative:
   const digits = relative ? untrusted.slice(1) : untrusted
   if (!DECIMAL.test(digits) || digits.length > 12) {
     throw new RuleParseError(
-      `invalid expire '${untrusted}' (expected seconds since 1970${allowRelative ? ', or +seconds' : ''})`,
+      `invalid expire '${shown(untrusted)}' (expected seconds since 1970${allowRelative ? ', or +seconds' : ''})`,
     )
   }
   const expire = relative ? now + Number(digits) : Number(digits)
   // nftables keeps time in 64-bit nanoseconds: later than 2262 cannot be matched
-  if (expire > MAX_EXPIRE) throw new RuleParseError(`invalid expire '${untrusted}' (later than ${MAX_EXPIRE}, year 2262)`)
+  if (expire > MAX_EXPIRE) throw new RuleParseError(`invalid expire '${shown(untrusted)}' (later than ${MAX_EXPIRE}, year 2262)`)
   return expire as EpochSeconds
 }
 
 export function formatDstHost(host: DstHost): string {
   if (host.kind === 'name') return host.name
   return `${host.kind === 'ip6' ? host.typed : host.address.toString()}/${host.prefix}`
-}
-
-export function formatPorts(ports: PortRange): string {
-  return `${ports.from}-${ports.to}`
 }

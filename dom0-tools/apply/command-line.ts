@@ -1,5 +1,7 @@
 // An exec: transport's command line, never split naively: a JSON array of argv, or shell-style
 // words where quotes and backslashes mean what they mean to sh (no expansion of any kind).
+import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
+
 export class CommandLineError extends Error {
   override name = 'CommandLineError'
 }
@@ -9,7 +11,7 @@ function jsonArgv(untrusted: string): string[] {
   try {
     parsed = JSON.parse(untrusted)
   } catch (err) {
-    throw new CommandLineError(`not a JSON array: ${(err as Error).message}`)
+    throw new CommandLineError(`not a JSON array: ${shown((err as Error).message, UNTRUSTED_KEY_LIMIT)}`)
   }
   if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((word) => typeof word === 'string')) {
     throw new CommandLineError('a JSON command line must be a non-empty array of strings')

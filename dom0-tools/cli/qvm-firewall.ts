@@ -9,6 +9,7 @@ import type { Forward } from '../forward/model.js'
 import { forwardFromOptions } from '../forward/parse.js'
 import type { Domain } from '../registry/registry.js'
 import { UsageError } from '../../common/errors.js'
+import { shown } from '../../common/untrusted-text.js'
 import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewall/edit.js'
 import { loadRegistry } from '../registry/store.js'
 import { formatRawRule } from '../rule/format-raw.js'
@@ -90,7 +91,7 @@ export function takeTrailingOptions(untrustedWords: readonly string[], opts: Glo
   const words = [...untrustedWords]
   while (words[0]?.startsWith('-')) {
     const word = words.shift() as string
-    const unrecognized = new UsageError(`unrecognized arguments: ${word.slice(0, 40)}`)
+    const unrecognized = new UsageError(`unrecognized arguments: ${shown(word)}`)
     const equals = word.startsWith('--') ? word.indexOf('=') : -1
     const [name, inline] = equals > 0 ? [word.slice(0, equals), word.slice(equals + 1)] : [word, undefined]
     const option = options.find((o) => (o.long === name || o.short === name) && o.long !== '--version')
@@ -106,7 +107,7 @@ export function takeTrailingOptions(untrustedWords: readonly string[], opts: Glo
 type Edit = (rules: Rule[]) => Rule[]
 
 function parseRuleNo(untrusted: string): number {
-  if (!/^-?[0-9]{1,9}$/.test(untrusted)) throw new UsageError(`invalid rule number '${untrusted.slice(0, 20)}'`)
+  if (!/^-?[0-9]{1,9}$/.test(untrusted)) throw new UsageError(`invalid rule number '${shown(untrusted)}'`)
   return Number(untrusted)
 }
 
@@ -156,7 +157,7 @@ export function parseAction(untrustedWords: readonly string[], vmName = 'VMNAME'
         })
       break
     default:
-      throw new UsageError(`invalid action '${command.slice(0, 20)}' (choose from list, add, del, reset, forward)`)
+      throw new UsageError(`invalid action '${shown(command)}' (choose from list, add, del, reset, forward)`)
   }
   sub.parse(rest as string[], { from: 'user' })
   return edit
@@ -206,7 +207,7 @@ export function parseForwardAction(untrustedWords: readonly string[]): ForwardEd
       }
     })
   } else {
-    throw new UsageError(`invalid forward action '${command.slice(0, 20)}' (choose from list, add, del)`)
+    throw new UsageError(`invalid forward action '${shown(command)}' (choose from list, add, del)`)
   }
   sub.parse(rest as string[], { from: 'user' })
   return edit

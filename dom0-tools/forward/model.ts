@@ -1,8 +1,7 @@
 // A port forward: a VM's service opened to the world outside its outermost netvm (qubes-issues
 // #4028, Qubes' manual multi-hop recipe, automated). Stored with the VM's firewall.
-import type { DstHost, Port } from '../../common/rule/model.js'
-
-export type ForwardProto = 'tcp' | 'udp'
+import type { ForwardFrom, ForwardProto } from '../../common/rule/forward-values.js'
+import type { Port } from '../../common/rule/model.js'
 
 export interface Forward {
   readonly proto: ForwardProto
@@ -11,7 +10,7 @@ export interface Forward {
   /** The port on the outermost netvm's upstream side (default: the VM's port). */
   readonly outsidePort: Port
   /** Only clients from this network; an IPv4 network limits the forward to IPv4 (and IPv6 alike). */
-  readonly from?: DstHost & { kind: 'ip4' | 'ip6' }
+  readonly from?: ForwardFrom
   /** Only on this upstream interface of the outermost netvm. */
   readonly iface?: string
 }

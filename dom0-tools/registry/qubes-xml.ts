@@ -2,7 +2,7 @@
 // domain's class, properties and features; everything else (labels, pools, volume-config, devices,
 // tags, comments, unknown attributes) is kept as parsed and written back unchanged, so a real
 // Qubes qubes.xml survives our edits.
-import { XMLBuilder, XMLParser, XMLValidator } from '../store/fxp.js'
+import { buildOrderedXml, parseOrderedXml } from '../store/xml.js'
 import { StoreError } from '../../common/errors.js'
 
 /** A property's value; `viaRef` ones are stored as `<property name=".." ref=".."/>` (Qubes' labels). */
@@ -35,20 +35,6 @@ type OrderedNode = Record<string, unknown>
 type OrderedElement = OrderedNode
 
 const ATTRS = ':@'
-const ORDERED_OPTIONS = {
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  commentPropName: '#comment',
-  // numeric character references (&#233;) are XML too, not only the five named entities
-  htmlEntities: true,
-} as const
-
-const parser = new XMLParser(ORDERED_OPTIONS)
-const builder = new XMLBuilder({ ...ORDERED_OPTIONS, format: true, indentBy: '  ', suppressEmptyNode: true })
 
 function tagOf(node: OrderedNode): string | undefined {
   return Object.keys(node).find((key) => key !== ATTRS)
@@ -126,9 +112,8 @@ export function emptyQubesXml(): QubesXml {
 }
 
 export function parseQubesXml(file: string, untrustedText: string): QubesXml {
-  const valid = XMLValidator.validate(untrustedText)
-  if (valid !== true) throw new StoreError(file, `not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`)
-  const document = parser.parse(untrustedText) as OrderedNode[]
+  const document = parseOrderedXml(untrustedText)
+  if (typeof document === 'string') throw new StoreError(file, document)
   const root = rootOf(document)
   if (root === undefined || tagOf(root) !== 'qubes') {
     throw new StoreError(file, `root element must be <qubes>, not <${root === undefined ? '' : tagOf(root)}>`)
@@ -203,5 +188,5 @@ export function serialiseQubesXml(doc: QubesXml): string {
     return at >= 0 ? at : children.length
   })
   putChild(root, domains, (children) => children.length)
-  return `${(builder.build(document) as string).trim()}\n`
+  return `${buildOrderedXml(document).trim()}\n`
 }

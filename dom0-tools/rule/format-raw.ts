@@ -1,6 +1,7 @@
 // Qubes' API form of a rule: what `qvm-firewall --raw` prints and firewall.xml round-trips.
 import type { DstHost, Rule } from '../../common/rule/model.js'
-import { formatDstHost, formatPorts } from '../../common/rule/values.js'
+import { formatPortRange } from '../../common/rule/port.js'
+import { formatDstHost } from '../../common/rule/values.js'
 
 export function dstHostKey(host: DstHost): 'dst4' | 'dst6' | 'dsthost' {
   return host.kind === 'ip4' ? 'dst4' : host.kind === 'ip6' ? 'dst6' : 'dsthost'
@@ -11,7 +12,7 @@ export function matchOptions(rule: Rule): string[] {
   const options = [`action=${rule.action}`]
   if (rule.proto) options.push(`proto=${rule.proto}`)
   if (rule.dsthost) options.push(`${dstHostKey(rule.dsthost)}=${formatDstHost(rule.dsthost)}`)
-  if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) options.push(`dstports=${formatPorts(rule.dstports)}`)
+  if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) options.push(`dstports=${formatPortRange(rule.dstports, 'range')}`)
   if (rule.proto === 'icmp' && rule.icmptype !== undefined) options.push(`icmptype=${rule.icmptype}`)
   if (rule.specialtarget) options.push(`specialtarget=${rule.specialtarget}`)
   return options

@@ -1,22 +1,17 @@
 // `qvm-firewall list`: Qubes' table, as `column -t` lays it out.
 import type { EpochSeconds, Rule } from '../../common/rule/model.js'
 import { layoutTable } from '../../common/table.js'
+import { formatPortRange } from '../../common/rule/port.js'
 import { formatDstHost } from '../../common/rule/values.js'
 
 export const TABLE_HEADER = ['NO', 'ACTION', 'HOST', 'PROTOCOL', 'PORT(S)', 'SPECIAL TARGET', 'ICMP TYPE', 'EXPIRE', 'COMMENT']
-
-function portsCell(rule: Rule): string | undefined {
-  if ((rule.proto !== 'tcp' && rule.proto !== 'udp') || !rule.dstports) return undefined
-  const { from, to } = rule.dstports
-  return from === to ? String(from) : `${from}-${to}`
-}
 
 export function ruleRow(rule: Rule, index: number, now: EpochSeconds): string[] {
   const cells = [
     rule.action,
     rule.dsthost && formatDstHost(rule.dsthost),
     rule.proto,
-    portsCell(rule),
+    (rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports ? formatPortRange(rule.dstports, 'short') : undefined,
     rule.specialtarget,
     rule.proto === 'icmp' && rule.icmptype !== undefined ? String(rule.icmptype) : undefined,
     rule.expire === undefined ? undefined : `${rule.expire - now >= 0 ? '+' : ''}${rule.expire - now}s`,

@@ -1,7 +1,12 @@
 // Rules from untrusted text: key=value options (API strings, firewall.xml, CLI words).
 import { RuleParseError } from '../../common/errors.js'
-import { ACTIONS, PROTOS, type Action, type EpochSeconds, type Proto, type Rule } from '../../common/rule/model.js'
-import { checkSafe, parseDstHost, parseExpire, parseIcmpType, parsePortRange } from '../../common/rule/values.js'
+import type { EpochSeconds, Rule } from '../../common/rule/model.js'
+import { parsePortRange } from '../../common/rule/port.js'
+import { checkSafe } from '../../common/rule/safe-chars.js'
+import {
+  checkProtoPairing, parseAction, parseDstHost, parseExpire, parseIcmpType, parseProto, parseSpecialTarget,
+} from '../../common/rule/values.js'
+import { shown } from '../../common/untrusted-text.js'
 
 export const RULE_KEYS = ['action', 'dsthost', 'proto', 'dstports', 'icmptype', 'specialtarget', 'expire', 'comment'] as const
 export type RuleKey = (typeof RULE_KEYS)[number]
@@ -11,7 +16,7 @@ const DSTHOST_ALIASES = new Set(['dst4', 'dst6', 'dstname'])
 export function canonicalKey(untrustedKey: string): RuleKey {
   if (DSTHOST_ALIASES.has(untrustedKey)) return 'dsthost'
   if ((RULE_KEYS as readonly string[]).includes(untrustedKey)) return untrustedKey as RuleKey
-  throw new RuleParseError(`unknown rule option '${untrustedKey.slice(0, 40)}'`)
+  throw new RuleParseError(`unknown rule option '${shown(untrustedKey)}'`)
 }
 
 export type RuleOptions = Partial<Record<RuleKey, string>>
@@ -31,45 +36,29 @@ export interface ParseContext {
   defaultPrefix?: number
 }
 
-function parseChoice<T extends string>(key: string, untrusted: string, allowed: readonly T[]): T {
-  checkSafe(key, untrusted)
-  if (!(allowed as readonly string[]).includes(untrusted)) {
-    throw new RuleParseError(`invalid ${key} '${untrusted}' (expected ${allowed.join(' or ')})`)
-  }
-  return untrusted as T
-}
-
 /** Builds a Rule from validated-once options: the single place where rule validation lives. */
 export function ruleFromOptions(options: RuleOptions, ctx: ParseContext): Rule {
   for (const [key, value] of Object.entries(options)) {
     if (value === '') throw new RuleParseError(`empty value for '${key}'`)
   }
-  if (options.action === undefined) throw new RuleParseError('missing action= (accept or drop)')
-  const action: Action = parseChoice('action', options.action, ACTIONS)
-  const proto: Proto | undefined = options.proto === undefined ? undefined : parseChoice('proto', options.proto, PROTOS)
+  const action = parseAction(options.action)
+  const proto = options.proto === undefined ? undefined : parseProto(options.proto)
   const common = {
     action,
     ...(options.dsthost !== undefined && { dsthost: parseDstHost(options.dsthost, ctx.defaultPrefix) }),
-    ...(options.specialtarget !== undefined && {
-      specialtarget: parseChoice('specialtarget', options.specialtarget, ['dns'] as const),
-    }),
+    ...(options.specialtarget !== undefined && { specialtarget: parseSpecialTarget(options.specialtarget) }),
     ...(options.expire !== undefined && {
       expire: parseExpire(options.expire, ctx.now, ctx.relativeExpire ?? false),
     }),
     ...(options.comment !== undefined && { comment: checkSafe('comment', options.comment, true) }),
   }
-  if (options.dstports !== undefined && proto !== 'tcp' && proto !== 'udp') {
-    throw new RuleParseError("dstports valid only for 'tcp' and 'udp' protocols")
-  }
-  if (options.icmptype !== undefined && proto !== 'icmp') {
-    throw new RuleParseError("icmptype valid only for 'icmp' protocol")
-  }
+  checkProtoPairing(proto, { dstports: options.dstports !== undefined, icmptype: options.icmptype !== undefined }, 'refused')
   if (proto === 'tcp' || proto === 'udp') {
-    const dstports = options.dstports === undefined ? undefined : parsePortRange(checkSafe('dstports', options.dstports))
+    const dstports = options.dstports === undefined ? undefined : parsePortRange(options.dstports)
     return { ...common, proto, ...(dstports && { dstports }) }
   }
   if (proto === 'icmp') {
-    const icmptype = options.icmptype === undefined ? undefined : parseIcmpType(checkSafe('icmptype', options.icmptype))
+    const icmptype = options.icmptype === undefined ? undefined : parseIcmpType(options.icmptype)
     return { ...common, proto, ...(icmptype !== undefined && { icmptype }) }
   }
   return common
@@ -85,7 +74,7 @@ export function parseApiRule(untrustedLine: string, ctx: ParseContext): Rule {
   if (commentParts.length > 0) options.comment = commentParts.join('comment=')
   for (const untrustedOption of untrustedOptions.trim().split(' ').filter((o) => o !== '')) {
     const eq = untrustedOption.indexOf('=')
-    if (eq < 0) throw new RuleParseError(`invalid rule option '${untrustedOption.slice(0, 40)}' (expected key=value)`)
+    if (eq < 0) throw new RuleParseError(`invalid rule option '${shown(untrustedOption)}' (expected key=value)`)
     addOption(options, untrustedOption.slice(0, eq), untrustedOption.slice(eq + 1))
   }
   return ruleFromOptions(options, ctx)
@@ -106,12 +95,12 @@ export function parseCliRule(untrustedWords: readonly string[], ctx: ParseContex
     if (equals >= 0) {
       const untrustedKey = untrustedWord.slice(0, equals)
       // dstname exists only in Qubes' API; its qvm-firewall does not take it
-      if (untrustedKey === 'dstname') throw new RuleParseError(`invalid rule description: ${untrustedWord.slice(0, 80)}`)
+      if (untrustedKey === 'dstname') throw new RuleParseError(`invalid rule description: ${shown(untrustedWord)}`)
       key = canonicalKey(untrustedKey)
       value = untrustedWord.slice(equals + 1)
     } else {
       const slot = slots[0]
-      if (slot === undefined) throw new RuleParseError(`unexpected rule word '${untrustedWord.slice(0, 40)}'`)
+      if (slot === undefined) throw new RuleParseError(`unexpected rule word '${shown(untrustedWord)}'`)
       key = slot
       value = untrustedWord
     }

@@ -3,7 +3,9 @@
 import { RuleParseError, StoreError } from '../../common/errors.js'
 import { isExpired, type EpochSeconds, type Rule } from '../../common/rule/model.js'
 import { addOption, ruleFromOptions, type RuleOptions } from '../rule/parse.js'
+import { formatPortRange } from '../../common/rule/port.js'
 import { formatDstHost } from '../../common/rule/values.js'
+import { shown } from '../../common/untrusted-text.js'
 import { forwardProperties } from '../forward/format.js'
 import type { Forward } from '../forward/model.js'
 import { forwardFromProperties } from '../forward/parse.js'
@@ -38,7 +40,7 @@ export function parseFirewallConfig(file: string, untrustedText: string, now: Ep
     if (err instanceof RuleParseError) throw new StoreError(file, err.message)
     throw err
   }
-  throw new StoreError(file, `unsupported firewall.xml version: ${version.slice(0, 20)}`)
+  throw new StoreError(file, `unsupported firewall.xml version: ${shown(version)}`)
 }
 
 function parseV2(root: XmlNode, now: EpochSeconds): Rule[] {
@@ -61,7 +63,7 @@ function parseForwards(root: XmlNode): Forward[] {
     const properties = new Map<string, string>()
     for (const property of childNodes(childNodes(xmlForward, 'properties')[0], 'property')) {
       const name = attr(property, 'name') ?? ''
-      if (properties.has(name)) throw new RuleParseError(`forward ${index}: property '${name}' given twice`)
+      if (properties.has(name)) throw new RuleParseError(`forward ${index}: property '${shown(name)}' given twice`)
       properties.set(name, text(property))
     }
     try {
@@ -75,7 +77,7 @@ function parseForwards(root: XmlNode): Forward[] {
 
 function parseV1(root: XmlNode, now: EpochSeconds): Rule[] {
   const policy = attr(root, 'policy')
-  if (policy !== 'allow' && policy !== 'deny') throw new RuleParseError(`version 1 policy must be allow or deny, not '${policy ?? ''}'`)
+  if (policy !== 'allow' && policy !== 'deny') throw new RuleParseError(`version 1 policy must be allow or deny, not '${shown(policy ?? '')}'`)
   const translate = (key: string) => ((attr(root, key) ?? policy) === 'allow' ? 'accept' : 'drop')
   const rules: Rule[] = [
     { action: translate('dns'), specialtarget: 'dns' },
@@ -100,7 +102,7 @@ function parseV1(root: XmlNode, now: EpochSeconds): Rule[] {
 function ruleFromV1(element: XmlNode, action: 'accept' | 'drop', now: EpochSeconds): Rule {
   const options: RuleOptions = { action }
   const netmask = attr(element, 'netmask')
-  if (netmask !== undefined && !/^[0-9]{1,3}$/.test(netmask)) throw new RuleParseError(`invalid netmask '${netmask}'`)
+  if (netmask !== undefined && !/^[0-9]{1,3}$/.test(netmask)) throw new RuleParseError(`invalid netmask '${shown(netmask)}'`)
   const address = attr(element, 'address')
   if (address) options.dsthost = address
   const port = attr(element, 'port')
@@ -120,10 +122,7 @@ function xmlProperties(rule: Rule): [string, string][] {
   if (rule.dsthost) props.push(['dsthost', formatDstHost(rule.dsthost)])
   if (rule.proto) props.push(['proto', rule.proto])
   if (rule.specialtarget) props.push(['specialtarget', rule.specialtarget])
-  if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) {
-    const { from, to } = rule.dstports
-    props.push(['dstports', from === to ? String(from) : `${from}-${to}`])
-  }
+  if ((rule.proto === 'tcp' || rule.proto === 'udp') && rule.dstports) props.push(['dstports', formatPortRange(rule.dstports, 'short')])
   if (rule.proto === 'icmp' && rule.icmptype !== undefined) props.push(['icmptype', String(rule.icmptype)])
   if (rule.expire !== undefined) props.push(['expire', String(rule.expire)])
   if (rule.comment !== undefined) props.push(['comment', rule.comment])

@@ -1,27 +1,53 @@
-// fast-xml-parser set up for Qubes' XML files: strings stay strings, attributes are kept,
-// and elements that may repeat are always arrays.
-import { XMLParser, XMLValidator } from './fxp.js'
+// fast-xml-parser set up once for Qubes' XML files (firewall.xml, qubes.xml): strings stay strings,
+// attributes are kept, entities are XML's own only, and a document that cannot be read is a reason,
+// never a thrown library error.
+import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
+import { XMLBuilder, XMLParser, XMLValidator } from './fxp.js'
+import { XML_ENTITIES, XmlEntityError } from './xml-entities.js'
 
 const REPEATED = new Set(['rule', 'property', 'domain', 'feature', 'forward'])
 
-const parser = new XMLParser({
+const SAFE_OPTIONS = {
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   parseTagValue: false,
   parseAttributeValue: false,
-  // a comment keeps its leading and trailing spaces, as Qubes (lxml) keeps them
-  trimValues: false,
   processEntities: true,
-  isArray: (name) => REPEATED.has(name),
-})
+  entityDecoder: XML_ENTITIES,
+} as const
+
+// firewall.xml is read only: a tree, a comment keeping its leading and trailing spaces as Qubes (lxml) keeps them
+const treeParser = new XMLParser({ ...SAFE_OPTIONS, trimValues: false, isArray: (name) => REPEATED.has(name) })
+// qubes.xml is written back with what we do not model, so in document order, comments included
+const ORDERED_OPTIONS = { ...SAFE_OPTIONS, preserveOrder: true, trimValues: true, commentPropName: '#comment' } as const
+const orderedParser = new XMLParser(ORDERED_OPTIONS)
+const orderedBuilder = new XMLBuilder({ ...ORDERED_OPTIONS, format: true, indentBy: '  ', suppressEmptyNode: true })
 
 export type XmlNode = Record<string, unknown>
 
-/** Parses XML text, or returns why it is not well-formed. */
-export function parseXml(untrustedText: string): XmlNode | string {
+function parsed<T>(untrustedText: string, parser: InstanceType<typeof XMLParser>): T | string {
   const valid = XMLValidator.validate(untrustedText)
-  if (valid !== true) return `not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`
-  return parser.parse(untrustedText) as XmlNode
+  if (valid !== true) return `not well-formed XML (line ${valid.err.line}: ${shown(valid.err.msg, UNTRUSTED_KEY_LIMIT)})`
+  try {
+    return parser.parse(untrustedText) as T
+  } catch (err) {
+    if (err instanceof XmlEntityError) return err.message
+    return `not well-formed XML (${shown((err as Error).message, UNTRUSTED_KEY_LIMIT)})`
+  }
+}
+
+/** The document as a tree (`isArray` for the elements that may repeat), or why it cannot be read. */
+export function parseXml(untrustedText: string): XmlNode | string {
+  return parsed<XmlNode>(untrustedText, treeParser)
+}
+
+/** The document in order, each node `{ tag: children, ':@': attributes }` (a text `{ '#text': value }`), or why it cannot be read. */
+export function parseOrderedXml(untrustedText: string): XmlNode[] | string {
+  return parsed<XmlNode[]>(untrustedText, orderedParser)
+}
+
+export function buildOrderedXml(document: readonly XmlNode[]): string {
+  return orderedBuilder.build(document) as string
 }
 
 export function childNodes(node: unknown, name: string): XmlNode[] {

@@ -1,5 +1,6 @@
 // The socket's protocol, typed: one JSON request a line, parsed once at the edge; a malformed one
 // becomes an error answer and changes nothing.
+import { shown } from '../../common/untrusted-text.js'
 import type { ApplyResult } from '../agent.js'
 import { parseVmIp } from '../push/parse.js'
 import { requestShapeProblem } from './bounds.js'
@@ -18,7 +19,7 @@ export class RequestError extends Error {
 
 /** Names an untrusted value without converting it (an object's own toString could throw). */
 function describeValue(untrusted: unknown): string {
-  return typeof untrusted === 'string' ? `'${untrusted.slice(0, 40)}'` : `of type ${untrusted === null ? 'null' : typeof untrusted}`
+  return typeof untrusted === 'string' ? `'${shown(untrusted)}'` : `of type ${untrusted === null ? 'null' : typeof untrusted}`
 }
 
 export function parseRequest(untrustedLine: string): Request {

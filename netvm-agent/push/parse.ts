@@ -2,10 +2,14 @@
 // A VM whose entries do not parse becomes a VmFailure (blocked), never a crash, never a skip.
 import type ipaddr from 'ipaddr.js'
 import { RuleParseError } from '../../common/errors.js'
-import type { Action, DstHost, EpochSeconds, Hostname } from '../../common/rule/model.js'
+import { parseForwardFrom, parseForwardProto, parseIface } from '../../common/rule/forward-values.js'
+import type { DstHost, EpochSeconds, Hostname } from '../../common/rule/model.js'
+import { parsePortRange, parseServicePort } from '../../common/rule/port.js'
 import {
-  parseDstHost, parseExpire, parseHostname, parseIcmpType, parseIPv4, parseIPv6, parsePortRange,
+  checkProtoPairing, parseAction, parseDstHost, parseExpire, parseHostname, parseIcmpType, parseIPv4, parseIPv6, parseProto,
+  parseSpecialTarget,
 } from '../../common/rule/values.js'
+import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
 import { PushError } from '../errors.js'
 import type { Family, ForwardRule, FwRule, L4Match, Push, Resolution, VmEntry, VmRules } from './model.js'
 import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, FORWARD, isConnectedIps, RESOLVED } from '../../common/qubesdb/keys.js'
@@ -14,7 +18,6 @@ import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL, FORWARD, isConnectedIps, RESOL
 export const LIMITS = { entries: 200_000, keyLength: 512, valueLength: 8192, addressListLength: 4 * 1024 * 1024, rulesPerVm: 10_000 }
 
 const FORWARD_OPTIONS = new Set(['proto', 'dport', 'to', 'toport', 'from', 'iface'])
-const IFACE = /^[A-Za-z0-9_.-]{1,15}$/
 const RULE_OPTIONS = new Set(['action', 'proto', 'dst4', 'dst6', 'dsthost', 'dstports', 'specialtarget', 'icmptype', 'expire'])
 
 /** A VM's address as used in keys: canonical text only, so one VM cannot appear under two spellings. */
@@ -32,7 +35,7 @@ function parseAddressList(key: string, untrusted: string, family: Family): (ipad
     .filter((w) => w !== '')
     .map((word) => {
       const address = family === 4 ? parseIPv4(word) : parseIPv6(word)
-      if (!address) throw new PushError(`${key}: '${word.slice(0, 60)}' is not an IPv${family} address`, key)
+      if (!address) throw new PushError(`${key}: '${shown(word)}' is not an IPv${family} address`, key)
       return address
     })
 }
@@ -45,46 +48,43 @@ function expectedFamily(host: DstHost, family: Family, key: string): DstHost {
   return host
 }
 
-/** One `NNNN` value: `action=accept dst4=192.0.2.0/24 proto=tcp dstports=443-443`. */
-export function parseQdbRule(number: number, untrustedRule: string, family: Family): FwRule {
+/** The `key=value` elements of a QubesDB value, each key one of `allowed`, given once. */
+function qdbOptions(untrustedValue: string, allowed: ReadonlySet<string>): Map<string, string> {
   const options = new Map<string, string>()
-  for (const untrustedElement of untrustedRule.split(' ')) {
+  for (const untrustedElement of untrustedValue.split(' ')) {
     const parts = untrustedElement.split('=')
     const [key = '', value = ''] = parts
-    if (parts.length !== 2) throw new RuleParseError(`malformed element '${untrustedElement.slice(0, 60)}' (expected key=value)`)
-    if (!RULE_OPTIONS.has(key)) throw new RuleParseError(`unsupported option '${key.slice(0, 30)}'`)
+    if (parts.length !== 2) throw new RuleParseError(`malformed element '${shown(untrustedElement)}' (expected key=value)`)
+    if (!allowed.has(key)) throw new RuleParseError(`unsupported option '${shown(key)}'`)
     if (options.has(key)) throw new RuleParseError(`option '${key}' given twice`)
     if (value === '') throw new RuleParseError(`empty value for '${key}'`)
     options.set(key, value)
   }
+  return options
+}
+
+function qdbDstHost(hostKey: string, untrustedHost: string, family: Family): DstHost {
+  const host = parseDstHost(untrustedHost)
+  if (hostKey === 'dst4' && host.kind !== 'ip4') throw new RuleParseError(`dst4 '${shown(untrustedHost)}' is not an IPv4 address`)
+  if (hostKey === 'dst6' && host.kind !== 'ip6') throw new RuleParseError(`dst6 '${shown(untrustedHost)}' is not an IPv6 address`)
+  return expectedFamily(host, family, hostKey)
+}
+
+/** One `NNNN` value: `action=accept dst4=192.0.2.0/24 proto=tcp dstports=443-443`. */
+export function parseQdbRule(number: number, untrustedRule: string, family: Family): FwRule {
+  const options = qdbOptions(untrustedRule, RULE_OPTIONS)
   const hostKeys = ['dst4', 'dst6', 'dsthost'].filter((k) => options.has(k))
   if (hostKeys.length > 1) throw new RuleParseError(`${hostKeys.join(' and ')} given together`)
-
-  const untrustedAction = options.get('action')
-  if (untrustedAction !== 'accept' && untrustedAction !== 'drop') {
-    throw new RuleParseError(untrustedAction === undefined ? 'missing action' : `invalid action '${untrustedAction.slice(0, 30)}'`)
-  }
-  const action: Action = untrustedAction
-
-  let dsthost: DstHost | undefined
+  const action = parseAction(options.get('action'))
   const hostKey = hostKeys[0]
-  if (hostKey !== undefined) {
-    const host = parseDstHost(options.get(hostKey) ?? '')
-    if (hostKey === 'dst4' && host.kind !== 'ip4') throw new RuleParseError(`dst4 '${options.get(hostKey)}' is not an IPv4 address`)
-    if (hostKey === 'dst6' && host.kind !== 'ip6') throw new RuleParseError(`dst6 '${options.get(hostKey)}' is not an IPv6 address`)
-    dsthost = expectedFamily(host, family, hostKey)
-  }
-
-  const special = options.get('specialtarget')
-  if (special !== undefined && special !== 'dns') throw new RuleParseError(`invalid specialtarget '${special.slice(0, 30)}'`)
-  const proto = options.get('proto')
-  if (proto !== undefined && proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp') {
-    throw new RuleParseError(`invalid proto '${proto.slice(0, 30)}'`)
-  }
+  const dsthost = hostKey === undefined ? undefined : qdbDstHost(hostKey, options.get(hostKey) ?? '', family)
+  const untrustedSpecial = options.get('specialtarget')
+  const special = untrustedSpecial === undefined ? undefined : parseSpecialTarget(untrustedSpecial)
+  const untrustedProto = options.get('proto')
+  const proto = untrustedProto === undefined ? undefined : parseProto(untrustedProto)
   const untrustedPorts = options.get('dstports')
   const untrustedIcmp = options.get('icmptype')
-  if (untrustedPorts !== undefined && proto === 'icmp') throw new RuleParseError("dstports valid only for 'tcp' and 'udp'")
-  if (untrustedIcmp !== undefined && proto !== 'icmp') throw new RuleParseError("icmptype valid only for 'icmp'")
+  checkProtoPairing(proto, { dstports: untrustedPorts !== undefined, icmptype: untrustedIcmp !== undefined }, 'tcp and udp')
 
   let l4: L4Match
   if (proto === 'icmp') {
@@ -103,45 +103,29 @@ export function parseQdbRule(number: number, untrustedRule: string, family: Fami
 
 /** One `/qubes-firewall-forward/NNNN` value: `proto=tcp dport=8443 to=10.137.0.2 toport=443 [from=NET] [iface=IF]`. */
 export function parseForwardRule(id: string, untrustedValue: string): ForwardRule {
-  const options = new Map<string, string>()
-  for (const untrustedElement of untrustedValue.split(' ')) {
-    const parts = untrustedElement.split('=')
-    const [key = '', value = ''] = parts
-    if (parts.length !== 2 || value === '') throw new RuleParseError(`malformed element '${untrustedElement.slice(0, 60)}' (expected key=value)`)
-    if (!FORWARD_OPTIONS.has(key)) throw new RuleParseError(`unsupported option '${key.slice(0, 30)}'`)
-    if (options.has(key)) throw new RuleParseError(`option '${key}' given twice`)
-    options.set(key, value)
-  }
-  const proto = options.get('proto')
-  if (proto !== 'tcp' && proto !== 'udp') throw new RuleParseError(`invalid proto '${(proto ?? '').slice(0, 20)}' (expected tcp or udp)`)
-  const servicePort = (key: string) => {
-    const port = parsePortRange(options.get(key) ?? '')
-    if (port.from !== port.to || port.from === 0) throw new RuleParseError(`invalid ${key} '${options.get(key)}' (expected 1-65535)`)
-    return port.from
-  }
+  const options = qdbOptions(untrustedValue, FORWARD_OPTIONS)
+  const proto = parseForwardProto(options.get('proto'))
   const target = parseVmIp(options.get('to') ?? '')
-  if (!target) throw new RuleParseError(`invalid to '${(options.get('to') ?? '').slice(0, 60)}' (expected an IP address)`)
+  if (!target) throw new RuleParseError(`invalid to '${shown(options.get('to') ?? '')}' (expected an IP address)`)
   let from: ForwardRule['from']
   const untrustedFrom = options.get('from')
   if (untrustedFrom !== undefined) {
-    const host = parseDstHost(untrustedFrom)
-    if (host.kind === 'name') throw new RuleParseError(`invalid from '${untrustedFrom}' (expected a network)`)
-    if ((host.kind === 'ip4' ? 4 : 6) !== target.family) throw new RuleParseError(`from '${untrustedFrom}' is not of the family of to`)
+    const host = parseForwardFrom(untrustedFrom)
+    if ((host.kind === 'ip4' ? 4 : 6) !== target.family) throw new RuleParseError(`from '${shown(untrustedFrom)}' is not of the family of to`)
     from = { address: host.address.toString(), prefix: host.prefix }
   }
-  const iface = options.get('iface')
-  if (iface !== undefined && !IFACE.test(iface)) throw new RuleParseError(`invalid iface '${iface.slice(0, 20)}'`)
-  return {
-    id, family: target.family, proto, dport: servicePort('dport'), to: target.ip, toport: servicePort('toport'),
-    ...(from && { from }), ...(iface !== undefined && { iface }),
-  }
+  const untrustedIface = options.get('iface')
+  const iface = untrustedIface === undefined ? undefined : parseIface(untrustedIface)
+  const dport = parseServicePort('dport', options.get('dport') ?? '')
+  const toport = parseServicePort('toport', options.get('toport') ?? '')
+  return { id, family: target.family, proto, dport, to: target.ip, toport, ...(from && { from }), ...(iface !== undefined && { iface }) }
 }
 
 function parseResolution(name: Hostname, untrusted: string): Resolution {
   const addresses: string[] = []
   for (const word of untrusted.split(' ').filter((w) => w !== '')) {
     const address = parseIPv4(word) ?? parseIPv6(word)
-    if (!address) throw new RuleParseError(`resolved address '${word.slice(0, 60)}' of ${name} is not an IP address`)
+    if (!address) throw new RuleParseError(`resolved address '${shown(word)}' of ${name} is not an IP address`)
     addresses.push(address.toString())
   }
   return addresses.length > 0 ? { addresses } : { error: 'dom0 could not resolve it' }
@@ -179,12 +163,12 @@ function parseVm(raw: RawVm, cache: RuleCache = new Map()): VmEntry {
   try {
     const policy = raw.keys.get('policy')
     if (policy === undefined) throw new RuleParseError("no 'policy' defined")
-    if (policy !== 'accept' && policy !== 'drop') throw new RuleParseError(`invalid policy '${policy.slice(0, 30)}'`)
+    if (policy !== 'accept' && policy !== 'drop') throw new RuleParseError(`invalid policy '${shown(policy)}'`)
     const rules: FwRule[] = []
     const numbered = [...raw.keys].filter(([key]) => key !== 'policy')
     if (numbered.length > LIMITS.rulesPerVm) throw new RuleParseError(`more than ${LIMITS.rulesPerVm} rules`)
     for (const [key, value] of numbered.sort(([a], [b]) => (a < b ? -1 : 1))) {
-      if (!/^[0-9]{4}$/.test(key)) throw new RuleParseError(`unexpected key '${key.slice(0, 40)}' (expected policy or NNNN)`)
+      if (!/^[0-9]{4}$/.test(key)) throw new RuleParseError(`unexpected key '${shown(key)}' (expected policy or NNNN)`)
       ruleNumber = Number(key)
       rules.push(parseCachedRule(cache, ruleNumber, value, raw.family))
     }
@@ -229,11 +213,11 @@ export function parsePush(untrustedPush: unknown): Push {
     return raw
   }
   for (const [untrustedKey, untrustedValue] of untrustedEntries) {
-    if (typeof untrustedValue !== 'string') throw new PushError(`value of '${untrustedKey.slice(0, 80)}' is not a string`)
-    if (untrustedKey.length > LIMITS.keyLength) throw new PushError(`key longer than ${LIMITS.keyLength} characters`)
+    if (typeof untrustedValue !== 'string') throw new PushError(`value of '${shown(untrustedKey, UNTRUSTED_KEY_LIMIT)}' is not a string`, untrustedKey)
+    if (untrustedKey.length > LIMITS.keyLength) throw new PushError(`key longer than ${LIMITS.keyLength} characters`, untrustedKey)
     const limit = isConnectedIps(untrustedKey) ? LIMITS.addressListLength : LIMITS.valueLength
     if (untrustedValue.length > limit) {
-      throw new PushError(`value of '${untrustedKey.slice(0, 80)}' longer than ${limit} characters`)
+      throw new PushError(`value of '${shown(untrustedKey, UNTRUSTED_KEY_LIMIT)}' longer than ${limit} characters`, untrustedKey)
     }
     if (untrustedKey === CONNECTED_IPS) {
       connectedIps4 = parseAddressList(untrustedKey, untrustedValue, 4) as ipaddr.IPv4[]
@@ -286,7 +270,7 @@ export function parsePush(untrustedPush: unknown): Push {
   return {
     vms,
     ...(forwardsPresent && { forwards, forwardErrors }),
-    ignored: ignored.map((k) => k.slice(0, 120)),
+    ignored: ignored.map((k) => shown(k, UNTRUSTED_KEY_LIMIT)),
     ...(connectedIps4 && { connectedIps4 }),
     ...(connectedIps6 && { connectedIps6 }),
   }

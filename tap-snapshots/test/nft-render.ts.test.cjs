@@ -260,7 +260,7 @@ Object {
   ],
   "failed": Array [
     Object {
-      "error": "left out: invalid port '70000' (expected a number 0-65535)",
+      "error": "left out: invalid dport '70000' (expected 1-65535)",
       "rule": null,
       "vm": "forward 0002",
     },

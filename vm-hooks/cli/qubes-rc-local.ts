@@ -3,6 +3,7 @@
 import { Command } from 'commander'
 import { runProgram } from '../../common/cli/run.js'
 import { UsageError } from '../../common/errors.js'
+import { shown } from '../../common/untrusted-text.js'
 import { DEFAULT_RW_DIR } from '../connect-tcp/persist.js'
 import { DEFAULT_RC_LOCAL_TIMEOUT_MS, describeResult, failed, formatOutcome, runRcLocal } from '../rc-local.js'
 
@@ -12,7 +13,7 @@ export function buildProgram(): Command {
     .option('--rw-dir <dir>', 'the qube\'s persistent config directory', DEFAULT_RW_DIR)
     .option('--timeout <seconds>', 'kill rc.local after this long', String(DEFAULT_RC_LOCAL_TIMEOUT_MS / 1000))
     .action(async (opts: { rwDir: string; timeout: string }) => {
-      if (!/^[1-9][0-9]{0,5}$/.test(opts.timeout)) throw new UsageError(`--timeout: expected whole seconds 1-999999, not '${opts.timeout.slice(0, 20)}'`)
+      if (!/^[1-9][0-9]{0,5}$/.test(opts.timeout)) throw new UsageError(`--timeout: expected whole seconds 1-999999, not '${shown(opts.timeout)}'`)
       const timeoutMs = Number(opts.timeout) * 1000
       const outcome = await runRcLocal(opts.rwDir, timeoutMs)
       process.stdout.write(formatOutcome(outcome, timeoutMs))

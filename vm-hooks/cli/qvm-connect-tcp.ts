@@ -8,7 +8,9 @@ import { Command, Option } from 'commander'
 import { runProgram } from '../../common/cli/run.js'
 import { UsageError } from '../../common/errors.js'
 import { layoutTable } from '../../common/table.js'
-import { BindingError, USAGE, formatBinding, parseBinding, parsePort, shown, type Binding } from '../connect-tcp/binding.js'
+import { parsePort } from '../../common/rule/port.js'
+import { shown } from '../../common/untrusted-text.js'
+import { BindingError, CONNECT_TCP_PORT, USAGE, formatBinding, parseBinding, type Binding } from '../connect-tcp/binding.js'
 import { LISTEN_HOST, listenBinding, qrexecClientProgram } from '../connect-tcp/listen.js'
 import { DEFAULT_RW_DIR, persist, unpersist, unitNames, type PersistReport } from '../connect-tcp/persist.js'
 import {
@@ -70,7 +72,7 @@ interface Options {
 }
 
 function localPortArgument(option: string, untrusted: string): number {
-  const port = parsePort(untrusted)
+  const port = parsePort(untrusted, CONNECT_TCP_PORT)
   if (port === undefined) throw new UsageError(`${option}: Invalid port provided: '${shown(untrusted)}' (expected 1-65535)`)
   return port
 }

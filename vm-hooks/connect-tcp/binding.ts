@@ -1,8 +1,10 @@
 // `[LOCALPORT]:[VMNAME]:[PORT]`, Qubes' qvm-connect-tcp argument, parsed once at the edge into a
 // Binding; past it, ports are Ports and the VM is a checked qrexec target.
+import { UsageError } from '../../common/errors.js'
 import { validateName } from '../../common/qube-name.js'
-
-export type Port = number & { readonly __brand: 'Port' }
+import type { Port } from '../../common/rule/model.js'
+import { parsePort, type PortForm } from '../../common/rule/port.js'
+import { shown } from '../../common/untrusted-text.js'
 
 /** `@default` (dom0's policy picks the qube) or a qube's name. */
 export type TargetVm = string & { readonly __brand: 'TargetVm' }
@@ -22,24 +24,14 @@ export class BindingError extends Error {
   override name = 'BindingError'
 }
 
-// canonical decimal only: `+022` must never reach a service that reads it as `+22` (policy is per argument)
-const PORT = /^[1-9][0-9]{0,4}$/
-
-/** A port 1-65535 written in canonical decimal (no sign, no leading zero); undefined otherwise. */
-export function parsePort(untrustedPort: string): Port | undefined {
-  if (!PORT.test(untrustedPort)) return undefined
-  const port = Number(untrustedPort)
-  return port <= 65535 ? (port as Port) : undefined
-}
-
-/** A value as it may appear in a one-line message: bounded, control characters shown as `?`. */
-export function shown(untrusted: string, max = 40): string {
-  const clean = untrusted.replace(/[\x00-\x1f\x7f]/g, '?')
-  return clean.length > max ? `${clean.slice(0, max)}...` : clean
-}
+/**
+ * A port as qubes.ConnectTCP takes it: 1-65535 in canonical decimal only, as `+022` must never
+ * reach a service that reads it as `+22` (the policy matched the argument as written).
+ */
+export const CONNECT_TCP_PORT: PortForm = { min: 1, canonical: true }
 
 function port(untrustedPort: string): Port {
-  const parsed = parsePort(untrustedPort)
+  const parsed = parsePort(untrustedPort, CONNECT_TCP_PORT)
   if (parsed === undefined) throw new BindingError(`Invalid port provided: '${shown(untrustedPort)}' (expected 1-65535)`)
   return parsed
 }
@@ -50,9 +42,9 @@ export function parseTargetVm(untrustedVm: string): TargetVm {
   try {
     return validateName(untrustedVm) as TargetVm
   } catch (err) {
-    // Qubes' validate_name() wording, with the value bounded
-    const reason = err instanceof Error ? err.message.replace(/: '.*'$/s, '') : 'invalid VM name'
-    throw new BindingError(`${reason}: '${shown(untrustedVm)}'`)
+    // Qubes' validate_name() wording
+    if (err instanceof UsageError) throw new BindingError(err.message)
+    throw err
   }
 }
 

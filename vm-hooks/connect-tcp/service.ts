@@ -4,7 +4,10 @@
 // their sending side first work.
 import { connect, type Socket } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
-import { parsePort, shown, type Port } from './binding.js'
+import type { Port } from '../../common/rule/model.js'
+import { parsePort } from '../../common/rule/port.js'
+import { shown } from '../../common/untrusted-text.js'
+import { CONNECT_TCP_PORT } from './binding.js'
 
 export const SERVICE_HOST = 'localhost'
 
@@ -19,7 +22,7 @@ export class ServiceError extends Error {
 export function serviceArgument(untrustedArg: string | undefined, env: NodeJS.ProcessEnv = process.env): Port {
   const untrusted = untrustedArg ?? env['QREXEC_SERVICE_ARGUMENT']
   if (untrusted === undefined || untrusted === '') throw new ServiceError('missing port argument (qubes.ConnectTCP+PORT)')
-  const port = parsePort(untrusted)
+  const port = parsePort(untrusted, CONNECT_TCP_PORT)
   if (port === undefined) throw new ServiceError(`Invalid port provided: '${shown(untrusted)}' (expected 1-65535)`)
   return port
 }
