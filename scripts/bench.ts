@@ -2,7 +2,7 @@
 // number of VMs: a full load (replace) and one-VM updates sent back to back, each answered, against
 // the floor of a plain `nft -f` of the same ruleset. Runs itself inside private network namespaces.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url'
 const SIZES = (process.env['BENCH_VMS'] ?? '10,100,500,1000').split(',').map(Number)
 const RULES = Number(process.env['BENCH_RULES'] ?? 50)
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 20)
+/** Spaced updates wait this long after each answer: past the daemon's idle clean-up (100 ms). */
+const SPACING_MS = 300
 const AGENT = fileURLToPath(new URL('../netvm-agent/bin/qubes-firewall-agent.js', import.meta.url))
 
 function vmIp(i: number): string {
@@ -42,6 +44,17 @@ function vmEntries(i: number, rules: number, variant = 0): Record<string, string
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? NaN
+}
+
+function stats(values: number[]): Stats {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), p90: percentile90(values) }
+}
+
+interface Stats {
+  median: number
+  min: number
+  max: number
+  p90: number
 }
 
 function percentile90(values: number[]): number {
@@ -105,7 +118,13 @@ async function startDaemon(dir: string): Promise<{ socket: string; stop: () => P
     })
     child.once('exit', () => reject(new Error(`the agent did not start: ${log}`)))
   })
-  return { socket, stop: () => new Promise((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))) }
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve()
+      child.once('exit', () => resolve())
+      child.kill('SIGTERM')
+    })
+  return { socket, stop }
 }
 
 /** `nft -f` of what the agent loads for a full push (the text `render` prints), in a namespace of its own: the floor. */
@@ -128,8 +147,38 @@ interface Row {
   rules: number
   full: number
   floor: number
-  update: number
-  update90: number
+  backToBack: Stats
+  spaced: Stats
+  chainFloor: number
+  stateBytes: number
+}
+
+/** The bytes the daemon keeps in its state directory. */
+function sizeOf(dir: string): number {
+  return readdirSync(dir).reduce((total, name) => total + statSync(join(dir, name)).size, 0)
+}
+
+/**
+ * `nft -f` of one VM's chain (its rules as `render` prints them) and the map element that points at
+ * it, into this namespace as the stopped daemon left it (every VM loaded): what a one-VM update gives
+ * nft and the kernel, without the agent. Run here, as the agent runs nft: no `ip netns exec`. Median of 5.
+ */
+function floorOfOneChain(dir: string): number {
+  const rendered = readFileSync(join(dir, 'transaction.nft'), 'utf8').split('\n')
+  const chain = /^add chain ip qubes (qf-vm-\S+)$/m.exec(rendered.join('\n'))?.[1]
+  if (chain === undefined) throw new Error('no VM chain in the render')
+  const times: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const fresh = `qf-bench-${i}`
+    const lines = rendered.filter((l) => l === `add chain ip qubes ${chain}` || l.startsWith(`add rule ip qubes ${chain} `)).map((l) => l.replace(chain, fresh))
+    lines.push(`add element ip qubes qf-vms-update { 10.200.0.${i + 1} : jump ${fresh} }`)
+    const file = join(dir, `chain-${i}.nft`)
+    writeFileSync(file, lines.join('\n') + '\n')
+    const start = performance.now()
+    execFileSync('nft', ['-f', file])
+    times.push(performance.now() - start)
+  }
+  return median(times)
 }
 
 async function measure(vms: number): Promise<Row> {
@@ -143,15 +192,25 @@ async function measure(vms: number): Promise<Row> {
     const [full, loaded] = await timed(() => client.request({ op: 'replace', entries: all }))
     if (!loaded.ok) throw new Error(`replace failed: ${loaded.error}`)
     // back to back, as a script of qvm-firewall adds sends them: each one's clean-up is paid by the next
-    const updates: number[] = []
-    for (let u = 0; u < UPDATES; u++) {
+    const update = async (u: number) => {
       const [ms, answer] = await timed(() => client.request({ op: 'update', entries: vmEntries(u % vms, RULES, u + 1) }))
       if (!answer.ok) throw new Error(`update failed: ${answer.error}`)
-      updates.push(ms)
+      return ms
+    }
+    const backToBack: number[] = []
+    for (let u = 0; u < UPDATES; u++) backToBack.push(await update(u))
+    // spaced, as users change rules one at a time: the clean-up happens in between
+    const spaced: number[] = []
+    for (let u = 0; u < UPDATES; u++) {
+      await new Promise((resolve) => setTimeout(resolve, SPACING_MS))
+      spaced.push(await update(UPDATES + u))
     }
     client.close()
+    await daemon.stop()
+    const stateBytes = sizeOf(join(dir, 'state'))
     const floor = floorOfFullLoad(dir, all)
-    return { vms, rules: floor.rules, full, floor: floor.ms, update: median(updates), update90: percentile90(updates) }
+    const chainFloor = floorOfOneChain(dir)
+    return { vms, rules: floor.rules, full, floor: floor.ms, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, stateBytes }
   } finally {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -165,13 +224,34 @@ async function main(): Promise<void> {
   console.log(`qubes-firewall bench, through the daemon's socket (${RULES} rules a VM, ${UPDATES} updates back to back, one run)`)
   console.log('full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced);')
   console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
-  console.log('update: a one-VM update, sent and answered (the previous update\'s clean-up included), median and 90th percentile')
+  console.log('update: a one-VM update, sent and answered (parse, plan, nft, journal line synced), in ms:')
+  console.log('  back to back (each pays the previous one\'s clean-up), and spaced by 300 ms (clean-up done in between)')
+  console.log('  chain floor: `nft -f` (a process, as the agent runs it) of one VM chain of the render plus its map element, into the loaded namespace')
+  console.log('state: bytes in the daemon\'s state directory after the updates')
   console.log('')
-  console.log('    VMs  nft rules   full load      floor   ratio      update     p90   vs first row')
+  console.log('    VMs  nft rules  full load     floor  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor | state')
+  const ms = (v: number) => v.toFixed(1)
   for (const r of rows) {
     console.log(
-      `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(8)} s  ${(r.floor / 1000).toFixed(2).padStart(7)} s  ${(r.full / r.floor).toFixed(2).padStart(5)}x  ${r.update.toFixed(1).padStart(7)} ms  ${r.update90.toFixed(1).padStart(6)}  ${(r.update / base.update).toFixed(2).padStart(6)}x`,
+      `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(7)} s  ${(r.floor / 1000).toFixed(2).padStart(6)} s  ${(r.full / r.floor).toFixed(2).padStart(4)}x |` +
+        ` ${ms(r.backToBack.median).padStart(19)} ${ms(r.backToBack.min).padStart(4)} ${ms(r.backToBack.max).padStart(4)}  ${(r.backToBack.median / base.backToBack.median).toFixed(2).padStart(5)}x |` +
+        ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms | ${(r.stateBytes / 1024).toFixed(0)} KiB`,
     )
+  }
+  startupTimes()
+}
+
+/** `--help` of the two commands users start most, median of 5 runs each, process start included. */
+function startupTimes(): void {
+  const root = fileURLToPath(new URL('..', import.meta.url))
+  for (const [name, script] of [['qubes-firewall-agent', AGENT], ['qvm-firewall', join(root, 'dom0-tools/bin/qvm-firewall.js')]] as const) {
+    const times: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now()
+      spawnSync(process.execPath, [script, '--help'], { stdio: 'ignore' })
+      times.push(performance.now() - start)
+    }
+    console.log(`start-up: ${name} --help, median of 5: ${median(times).toFixed(0)} ms (node's own start included)`)
   }
 }
 
