@@ -14,6 +14,7 @@ import { formatMatrix, probeMatrix } from './matrix.js'
 import { LAB_NAMESPACES, buildNetwork, connectQube, disconnectQube, dnatDnsScript, removeNetwork } from './network.js'
 import { alive, daemonPids, logPath, namespaces, nsExec, startDaemon, stopDaemons, waitFor } from './system.js'
 import { LAB_DIR, NETVMS, OUTSIDE, QUBES, QUBES_DIR, ip4, nsOf, qidOf, socketPath } from './topology.js'
+import { shown } from '../common/untrusted-text.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ROOT = join(HERE, '..', '..')
@@ -109,7 +110,7 @@ async function startServices(): Promise<void> {
 
 /** Stops a netvm's agent (its rules stay in force) or starts it again (it restores them first, then dom0 re-pushes). */
 async function agentControl(netvm: string, what: string, push: boolean): Promise<void> {
-  if (!NETVMS.includes(netvm)) throw new Error(`no agent in '${netvm.slice(0, 30)}' (${NETVMS.join(', ')})`)
+  if (!NETVMS.includes(netvm)) throw new Error(`no agent in '${shown(netvm)}' (${NETVMS.join(', ')})`)
   const pid = daemonPids().get(`agent-${netvm}`)
   if (what === 'stop') {
     if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGTERM')
@@ -123,7 +124,7 @@ async function agentControl(netvm: string, what: string, push: boolean): Promise
     // was down included); the agent restored its last rules before its socket existed
     process.stdout.write(`${describeOutcome(undefined, await syncNetvm(netvm, { qubesDir: QUBES_DIR, registry: loadRegistry(QUBES_DIR) }))}\n`)
   } else {
-    throw new Error(`agent action must be start or stop, not '${what.slice(0, 20)}'`)
+    throw new Error(`agent action must be start or stop, not '${shown(what)}'`)
   }
 }
 
@@ -196,7 +197,7 @@ export function buildProgram(): Command {
       else if (action === 'matrix') process.stdout.write(formatMatrix(await probeMatrix(), tty))
       else if (action === 'agent') await agentControl(args[0] ?? '', args[1] ?? '', options.push)
       else if (action === 'move') await move(args[0] ?? '', args[1] ?? '')
-      else throw new Error(`unknown action '${action.slice(0, 20)}' (up, down, status, matrix, agent, move)`)
+      else throw new Error(`unknown action '${shown(action)}' (up, down, status, matrix, agent, move)`)
     })
 }
 

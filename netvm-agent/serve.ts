@@ -18,6 +18,7 @@ import { PushError } from './errors.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
 import { failureLine } from './failure-line.js'
+import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
 
 export { PersistedState, restoredPush }
 
@@ -124,7 +125,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
     customPersistEnabled(process.env['QUBES_SERVICE_DIR'] ?? '/var/run/qubes-service'),
   )
   await runHooks(hooks, HOOK_TIMEOUT_MS, (r) =>
-    log(`hook ${r.path}: ${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}${r.output.trim() ? `: ${r.output.trim().split('\n').join(' | ').slice(0, 500)}` : ''}`),
+    log(`hook ${r.path}: ${r.timedOut ? 'timed out' : `exit ${r.exitCode}`}${r.output.trim() ? `: ${shown(r.output.trim().split('\n').join(' | '), UNTRUSTED_KEY_LIMIT)}` : ''}`),
   )
 
   // QubesDB's watch starts once the persisted rules are in force and the hooks ran, as in Qubes

@@ -2,6 +2,7 @@
 // -multiread, -list, -write, -rm), their output parsed once here into typed values. What QubesDB
 // holds was written from users' input: values stay untrusted text for the push parser.
 import { runCommand, type CommandResult } from '../run-command.js'
+import { shown, UNTRUSTED_KEY_LIMIT } from '../untrusted-text.js'
 
 export interface QubesDb {
   /** The value, or undefined when the path does not exist. */
@@ -30,7 +31,7 @@ const NOT_FOUND = 2
 
 function failed(command: string, path: string, result: CommandResult): QubesDbError {
   const detail = result.stderr.trim().split('\n')[0] || result.failure || `exit code ${result.exitCode}`
-  return new QubesDbError(`${command} ${path}: ${detail.slice(0, 200)}`)
+  return new QubesDbError(`${command} ${path}: ${shown(detail, UNTRUSTED_KEY_LIMIT)}`)
 }
 
 /**
@@ -44,9 +45,9 @@ export function parseMultiread(prefix: string, output: string): Map<string, stri
   if (output === '') return entries
   for (const line of lines) {
     const separator = line.indexOf(' = ')
-    if (separator < 0) throw new QubesDbError(`qubesdb-multiread ${prefix}: malformed line '${line.slice(0, 60)}' (a value with a newline?)`)
+    if (separator < 0) throw new QubesDbError(`qubesdb-multiread ${prefix}: malformed line '${shown(line)}' (a value with a newline?)`)
     const path = prefix + line.slice(0, separator)
-    if (entries.has(path)) throw new QubesDbError(`qubesdb-multiread ${prefix}: ${path.slice(0, 80)} twice (a value with a newline?)`)
+    if (entries.has(path)) throw new QubesDbError(`qubesdb-multiread ${prefix}: ${shown(path, UNTRUSTED_KEY_LIMIT)} twice (a value with a newline?)`)
     entries.set(path, line.slice(separator + 3))
   }
   return entries

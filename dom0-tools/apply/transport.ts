@@ -3,6 +3,7 @@
 import { connect } from 'node:net'
 import { runCommand } from '../../common/run-command.js'
 import { CommandLineError, parseCommandLine } from './command-line.js'
+import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
 
 export type Transport =
   | { readonly kind: 'unix'; readonly path: string }
@@ -28,11 +29,11 @@ export function parseTransport(untrusted: string | undefined, netvm: string): Tr
     try {
       return { kind: 'exec', argv: parseCommandLine(spec.slice(5)).map((word) => word.replaceAll('{netvm}', netvm)) }
     } catch (err) {
-      if (err instanceof CommandLineError) throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE}: ${err.message} in '${spec.slice(0, 200)}'`)
+      if (err instanceof CommandLineError) throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE}: ${err.message} in '${shown(spec, UNTRUSTED_KEY_LIMIT)}'`)
       throw err
     }
   }
-  throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE} must be unix:PATH, exec:COMMAND or qubesdb:, not '${spec.slice(0, 80)}'`)
+  throw new Error(`${netvm}: feature ${TRANSPORT_FEATURE} must be unix:PATH, exec:COMMAND or qubesdb:, not '${shown(spec, UNTRUSTED_KEY_LIMIT)}'`)
 }
 
 /** The agent could not be reached at all (as opposed to answering with an error). */
@@ -62,7 +63,7 @@ export async function exchange(transport: Transport, requests: readonly object[]
     try {
       answers.push(JSON.parse(line) as unknown)
     } catch {
-      answers.push({ ok: false, error: `unreadable answer from the agent: ${line.slice(0, 200)}` })
+      answers.push({ ok: false, error: `unreadable answer from the agent: ${shown(line, UNTRUSTED_KEY_LIMIT)}` })
     }
   }
   if (transport.kind === 'qubesdb') throw new Error('a QubesDB transport carries pushes only (pushThroughQubesDb)')

@@ -10,6 +10,7 @@ import type { Entries } from '../daemon/state.js'
 import type { Resolution } from '../push/model.js'
 import { parseVmIp } from '../push/parse.js'
 import type { QubesDb } from '../../common/qubesdb/client.js'
+import { shown } from '../../common/untrusted-text.js'
 
 /** QubesDB's longest path (its protocol's header holds 64 bytes with the final NUL). */
 const MAX_PATH = 63
@@ -173,7 +174,7 @@ export class QubesDbSource {
   private async readVm(untrustedIp: string, unreadable: Map<string, string>): Promise<Entries | undefined> {
     const parsed = parseVmIp(untrustedIp)
     if (parsed === undefined || parsed.ip !== untrustedIp) {
-      this.deps.log(`ignoring ${FIREWALL}${untrustedIp.slice(0, 60)}: not a VM address`)
+      this.deps.log(`ignoring ${FIREWALL}${shown(untrustedIp)}: not a VM address`)
       return undefined
     }
     const ip = parsed.ip
