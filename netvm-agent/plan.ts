@@ -10,10 +10,10 @@ import type { Hostname } from '../common/rule/model.js'
 import type { KernelFacts } from './kernel-facts.js'
 import { baseTable } from './nft/base.js'
 import type { Command, NftFamily } from './nft/model.js'
-import {
-  VM_MAP, VM_OVERLAY_MAP, customDnatChain, deleteChain, dispatchJump, dnatJump, mapElement, nftFamily, renderConnectedSet,
-  renderForwards, renderOwnedSkeleton, renderVmChain, vmChainName, type RenderContext,
-} from './nft/render.js'
+import { customDnatChain, dnatJump, renderForwards } from './nft/forwards.js'
+import { VM_MAP, VM_OVERLAY_MAP, nftFamily } from './nft/names.js'
+import { deleteChain, mapElement, renderVmChain, vmChainName, type RenderContext } from './nft/render.js'
+import { dispatchJump, renderConnectedSet, renderOwnedSkeleton } from './nft/skeleton.js'
 import type { Family, ForwardRule, Resolution, VmEntry } from './push/model.js'
 
 export interface LoadedVm {

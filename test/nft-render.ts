@@ -1,5 +1,8 @@
 // What the agent loads for fixture pushes, in nft's native syntax, snapshotted: review a snapshot's
-// diff like code. And how serialise spells each shape of the model, or refuses a value.
+// diff like code. The skeleton (what an empty push loads) is snapshotted once; each fixture's
+// snapshot holds only its own lines, each run placed after the skeleton line it follows, and the
+// test checks that the skeleton and those lines make up the whole transaction. And how serialise
+// spells each shape of the model, or refuses a value.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -32,12 +35,62 @@ async function render(untrustedPush: unknown): Promise<{ transaction: string; re
   return { transaction: stable, result }
 }
 
-t.plan(files.length + 1)
+/** A run of a case's own lines, after the first `after` lines of the skeleton. */
+interface Hunk { after: number; lines: string[] }
+
+/** A transaction's lines beyond the skeleton, in runs; 'skeleton missing' when it lacks some of the skeleton, or reorders it. */
+function ownLines(skeleton: readonly string[], lines: readonly string[]): Hunk[] | 'skeleton missing' {
+  const hunks: Hunk[] = []
+  let matched = 0
+  for (const line of lines) {
+    if (matched < skeleton.length && line === skeleton[matched]) {
+      matched++
+      continue
+    }
+    const last = hunks.at(-1)
+    if (last?.after === matched) last.lines.push(line)
+    else hunks.push({ after: matched, lines: [line] })
+  }
+  return matched === skeleton.length ? hunks : 'skeleton missing'
+}
+
+/** The skeleton with a case's runs put back: the whole transaction. */
+function withHunks(skeleton: readonly string[], hunks: readonly Hunk[]): string[] {
+  const lines: string[] = []
+  let taken = 0
+  for (const hunk of hunks) {
+    lines.push(...skeleton.slice(taken, hunk.after), ...hunk.lines)
+    taken = hunk.after
+  }
+  return [...lines, ...skeleton.slice(taken)]
+}
+
+/** The runs as a diff reads: where each goes in the skeleton, then its lines. */
+function formatHunks(skeleton: readonly string[], hunks: readonly Hunk[]): string {
+  return hunks.map(({ after, lines }) => {
+    const where = after === 0 ? '@@ before the skeleton' : `@@ after skeleton line ${after}: ${skeleton[after - 1]}`
+    return [where, ...lines.map((line) => `+ ${line}`)].join('\n')
+  }).join('\n') + '\n'
+}
+
+const EMPTY_PUSH = {}
+const skeleton = (await render(EMPTY_PUSH)).transaction.split('\n')
+
+t.plan(files.length + 2)
+t.test('the skeleton: what an empty push loads', async (t) => {
+  const { transaction, result } = await render(EMPTY_PUSH)
+  t.matchSnapshot(result, 'what the agent answers')
+  t.matchSnapshot(transaction, 'the one transaction it loads')
+})
 for (const file of files) {
   t.test(file, async (t) => {
     const { transaction, result } = await render(JSON.parse(readFileSync(join(FIXTURES, file), 'utf8')))
+    const lines = transaction.split('\n')
+    const hunks = ownLines(skeleton, lines)
+    if (hunks === 'skeleton missing') return t.fail('the transaction lacks lines of the skeleton, or reorders them')
     t.matchSnapshot(result, 'what the agent answers')
-    t.matchSnapshot(transaction, 'the one transaction it loads')
+    t.matchSnapshot(formatHunks(skeleton, hunks), 'what it loads beyond the skeleton')
+    t.same(withHunks(skeleton, hunks), lines, 'the skeleton and those lines are the whole transaction')
   })
 }
 
