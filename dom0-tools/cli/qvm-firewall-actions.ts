@@ -1,0 +1,112 @@
+// qvm-firewall's action words, parsed into the edit they ask for: `list | add | del | reset` on the
+// rules, `forward list | add | del` on the forwards; undefined is a listing.
+import { Command, Option } from 'commander'
+import { UsageError } from '../../common/errors.js'
+import { nowEpoch, type EpochSeconds, type Rule } from '../../common/rule/model.js'
+import { shown } from '../../common/untrusted-text.js'
+import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewall/edit.js'
+import type { Forward } from '../forward/model.js'
+import { forwardFromOptions } from '../forward/parse.js'
+import { parseCliRule } from '../rule/parse.js'
+
+export type Edit = (rules: Rule[]) => Rule[]
+export type ForwardEdit = (forwards: readonly Forward[]) => Forward[]
+
+/** How one action's subcommand reads its words; it passes `set` the edit they ask for. */
+type Configure<E> = (sub: Command, set: (edit: E) => void) => void
+
+function parseRuleNo(untrusted: string): number {
+  if (!/^-?[0-9]{1,9}$/.test(untrusted)) throw new UsageError(`invalid rule number '${shown(untrusted)}'`)
+  return Number(untrusted)
+}
+
+/** Parses `words` with `sub` as `configure` sets it up; errors come back as thrown, never printed. */
+function parseWith<E>(sub: Command, words: readonly string[], configure: Configure<E>): E | undefined {
+  let edit: E | undefined
+  sub.exitOverride().configureOutput({ writeErr: () => {}, outputError: () => {} })
+  configure(sub, (chosen) => {
+    edit = chosen
+  })
+  sub.parse(words as string[], { from: 'user' })
+  return edit
+}
+
+const listing: Configure<never> = (sub) => {
+  sub.action(() => {})
+}
+
+function ruleActions(now: EpochSeconds): Map<string, Configure<Edit>> {
+  return new Map<string, Configure<Edit>>([
+    ['list', listing],
+    ['reset', (sub, set) => sub.action(() => set(() => resetRules()))],
+    ['add', (sub, set) => {
+      sub
+        .addOption(new Option('--before <n>', 'add rule before rule with given number, instead of at the end'))
+        .argument('<rule...>')
+        .action((words: string[], opts: { before?: string }) => {
+          const rule = parseCliRule(words, { now })
+          const before = opts.before === undefined ? undefined : parseRuleNo(opts.before)
+          set((rules) => addRule(rules, rule, before))
+        })
+    }],
+    ['del', (sub, set) => {
+      sub
+        .addOption(new Option('--rule-no <n>', 'rule number'))
+        .argument('[rule...]')
+        .action((words: string[], opts: { ruleNo?: string }) => {
+          if (opts.ruleNo !== undefined && words.length > 0) throw new UsageError('del takes --rule-no N or a rule, not both')
+          if (opts.ruleNo !== undefined) {
+            const ruleNo = parseRuleNo(opts.ruleNo)
+            set((rules) => deleteRuleNo(rules, ruleNo))
+          } else if (words.length > 0) {
+            const rule = parseCliRule(words, { now })
+            set((rules) => deleteMatchingRule(rules, rule))
+          } else {
+            throw new UsageError('del needs --rule-no N or a rule')
+          }
+        })
+    }],
+  ])
+}
+
+/** Turns the words after VMNAME into the edit they ask for, or undefined for `list`. */
+export function parseAction(untrustedWords: readonly string[], vmName = 'VMNAME'): Edit | undefined {
+  const [command = 'list', ...rest] = untrustedWords
+  const configure = ruleActions(nowEpoch()).get(command)
+  if (configure === undefined) throw new UsageError(`invalid action '${shown(command)}' (choose from list, add, del, reset, forward)`)
+  // named as the user typed it, so that `add --help` shows `qvm-firewall work add ...`
+  return parseWith(new Command(`qvm-firewall ${vmName} ${command}`), rest, configure)
+}
+
+const FORWARD_ACTIONS = new Map<string, Configure<ForwardEdit>>([
+  ['list', listing],
+  ['add', (sub, set) => {
+    sub
+      .argument('<proto>')
+      .argument('<port>')
+      .option('--outside-port <port>')
+      .option('--from <network>')
+      .option('--iface <name>')
+      .action((proto: string, port: string, o: { outsidePort?: string; from?: string; iface?: string }) => {
+        const forward = forwardFromOptions({ proto, port, ...o })
+        set((forwards) => [...forwards, forward])
+      })
+  }],
+  ['del', (sub, set) => {
+    sub.argument('<n>').action((n: string) => {
+      const index = parseRuleNo(n)
+      set((forwards) => {
+        if (index < 0 || index >= forwards.length) throw new UsageError(`forward number ${index} out of range (the VM has ${forwards.length} forwards)`)
+        return forwards.filter((_, i) => i !== index)
+      })
+    })
+  }],
+])
+
+/** `forward [list] | forward add PROTO PORT [--outside-port N] [--from NET] [--iface IF] | forward del N`. */
+export function parseForwardAction(untrustedWords: readonly string[]): ForwardEdit | undefined {
+  const [command = 'list', ...rest] = untrustedWords
+  const configure = FORWARD_ACTIONS.get(command)
+  if (configure === undefined) throw new UsageError(`invalid forward action '${shown(command)}' (choose from list, add, del)`)
+  return parseWith(new Command(`forward ${command}`), rest, configure)
+}
