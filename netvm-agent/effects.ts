@@ -4,7 +4,7 @@ import { nowEpoch } from '../common/rule/model.js'
 import type { AgentEffects } from './agent.js'
 import { parseResolvConf, type Nameservers } from '../common/dns/resolv-conf.js'
 import { resolveAll } from '../common/dns/resolver.js'
-import { listNft, runNft } from './nft/run.js'
+import { listNft, runNft, runNftInSession } from './nft/run.js'
 
 export function readNameservers(resolvConf: string): Nameservers {
   try {
@@ -14,9 +14,10 @@ export function readNameservers(resolvConf: string): Nameservers {
   }
 }
 
-export function realEffects(resolvConf: string): AgentEffects {
+/** `nftSession`: the daemon's small transactions through one long-lived nft. */
+export function realEffects(resolvConf: string, options: { nftSession?: boolean } = {}): AgentEffects {
   return {
-    runNft,
+    runNft: options.nftSession ? runNftInSession() : runNft,
     listNft,
     resolve: (names, nameservers) => resolveAll(names, { nameservers: [...nameservers[4], ...nameservers[6]] }),
     nameservers: () => readNameservers(resolvConf),

@@ -107,7 +107,7 @@ async function restore(agent: Agent, state: PersistedState): Promise<void> {
 }
 
 export async function serve(opts: AgentOptions): Promise<void> {
-  const agent = new Agent(realEffects(opts.resolvConf))
+  const agent = new Agent(realEffects(opts.resolvConf, { nftSession: true }))
   const state = new PersistedState(opts.stateDir)
   // one change at a time, whoever asks: the socket's clients, SIGHUP, expiry
   let serial = Promise.resolve<unknown>(undefined)

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from '../../common/run-command.js'
 import { NftApplyError } from '../errors.js'
+import { NftSession, SESSION_MAX_BYTES } from './session.js'
 
 export type RunNft = (script: string) => Promise<void>
 export type ListNft = (args: readonly string[]) => Promise<unknown>
@@ -24,6 +25,14 @@ export const runNft: RunNft = async (script) => {
     const detail = (result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`).split('\n').filter((l) => l.trim() !== '')
     throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 3).join(' | ').slice(0, 500)}`)
   }
+}
+
+/**
+ * For the daemon: small transactions through one long-lived nft (nft/session.ts), saving its start
+ * each time; a large one (a full load) through a file as above.
+ */
+export function runNftInSession(session = new NftSession(NFT)): RunNft {
+  return (script) => (Buffer.byteLength(script) <= SESSION_MAX_BYTES ? session.run(script) : runNft(script))
 }
 
 /** `nft -j list ...`, parsed; undefined when the object does not exist. */

@@ -1,0 +1,126 @@
+// One long-lived `nft -i` for the daemon's small transactions: starting nft costs ~10 ms a time
+// (process, libraries, netlink set-up), a one-VM update's whole budget. Each transaction is ONE
+// line (its commands joined by "; "), which nft reads as one batch: the kernel takes all of it or
+// none of it. After it comes a command that fails on a table that never exists, named by a serial
+// number: its error on stderr (unbuffered, in order) says the transaction before it is done, and
+// whatever stderr said before it is that transaction's error.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { NftApplyError } from '../errors.js'
+
+/** A transaction longer than this goes through a file (a fresh nft), not through the session's line. */
+export const SESSION_MAX_BYTES = 64 * 1024
+/** nft answers at once; one that does not within this long is stuck: it is killed and started again. */
+const ANSWER_TIMEOUT_MS = 60_000
+const MARKER_TABLE = 'qf-session-sync'
+
+interface Waiting {
+  readonly marker: string
+  readonly resolve: (errors: string) => void
+  readonly reject: (err: Error) => void
+}
+
+export class NftSession {
+  private child: ChildProcess | undefined
+  private stderr = ''
+  private waiting: Waiting | undefined
+  private serial = 0
+  private queue: Promise<unknown> = Promise.resolve()
+
+  /** `nft`, or a command that runs it (`argsBefore`: e.g. `ip netns exec NS nft` for tests). */
+  constructor(
+    private readonly nft: string,
+    private readonly argsBefore: readonly string[] = [],
+  ) {}
+
+  /** Loads `script` (nft's native syntax, one command a line) as one transaction; one at a time. */
+  run(script: string): Promise<void> {
+    const next = this.queue.then(() => this.load(script))
+    this.queue = next.catch(() => undefined)
+    return next
+  }
+
+  /** The running nft's pid (for tests), if one runs. */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
+  close(): void {
+    this.child?.stdin?.end()
+    this.child = undefined
+  }
+
+  private async load(script: string): Promise<void> {
+    const commands = script.split('\n').filter((line) => line !== '')
+    if (commands.length === 0) return
+    const errors = await this.exchange(`${commands.join('; ')}\n`)
+    if (errors.trim() !== '') {
+      const detail = errors.split('\n').filter((l) => l.trim() !== '' && !/^\s*\^+\s*$/.test(l))
+      throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 2).map((l) => l.slice(0, 240)).join(' | ')}`)
+    }
+  }
+
+  /** Sends one line and its marker; resolves with what nft wrote to stderr before the marker's error. */
+  private exchange(line: string): Promise<string> {
+    const child = this.started()
+    const marker = `${MARKER_TABLE}-${++this.serial}`
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting = undefined
+        this.restart()
+        reject(new NftApplyError(`nft did not answer within ${ANSWER_TIMEOUT_MS / 1000} s`))
+      }, ANSWER_TIMEOUT_MS)
+      this.waiting = {
+        marker,
+        resolve: (errors) => (clearTimeout(timer), resolve(errors)),
+        reject: (err) => (clearTimeout(timer), reject(err)),
+      }
+      child.stdin?.write(`${line}list table ip ${marker}\n`)
+      this.settle()
+    })
+  }
+
+  /** The marker's error is three lines (message, the command, the carets): all of it must be in. */
+  private settle(): void {
+    const waiting = this.waiting
+    if (waiting === undefined) return
+    const echo = `\nlist table ip ${waiting.marker}\n`
+    const at = this.stderr.indexOf(echo)
+    if (at < 0) return
+    const caretsEnd = this.stderr.indexOf('\n', at + echo.length)
+    if (caretsEnd < 0) return
+    // the marker's own first line ("Error: ...") ends where its echo begins
+    const errorLine = this.stderr.lastIndexOf('\n', at - 1) + 1
+    const before = this.stderr.slice(0, errorLine)
+    this.stderr = this.stderr.slice(caretsEnd + 1)
+    this.waiting = undefined
+    waiting.resolve(before)
+  }
+
+  private started(): ChildProcess {
+    if (this.child !== undefined) return this.child
+    const child = spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    this.child = child
+    this.stderr = ''
+    child.stdin?.on('error', () => {})
+    child.stderr?.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString()
+      this.settle()
+    })
+    const gone = (why: string) => {
+      if (this.child === child) this.child = undefined
+      const waiting = this.waiting
+      this.waiting = undefined
+      waiting?.reject(new NftApplyError(`nft ended (${why}) before answering`))
+    }
+    child.once('error', (err: NodeJS.ErrnoException) => gone(`cannot run ${this.nft}: ${err.code ?? err.message}`))
+    child.once('exit', (code, signal) => gone(signal ?? `exit code ${code}`))
+    // the session never keeps the daemon alive by itself
+    child.unref()
+    return child
+  }
+
+  private restart(): void {
+    this.child?.kill('SIGKILL')
+    this.child = undefined
+  }
+}
