@@ -17,3 +17,13 @@ export class PushError extends Error {
 export class NftApplyError extends Error {
   override name = 'NftApplyError'
 }
+
+/**
+ * What nft said when it refused a transaction, whichever way it was given it (a file, the session's
+ * line): its first three lines of text (the caret lines under an echoed command carry nothing), at
+ * most 500 characters.
+ */
+export function nftRefused(output: string): NftApplyError {
+  const lines = output.split('\n').filter((line) => line.trim() !== '' && !/^\s*\^+\s*$/.test(line))
+  return new NftApplyError(`nft refused the transaction: ${lines.slice(0, 3).join(' | ').slice(0, 500)}`)
+}

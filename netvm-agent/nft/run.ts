@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { runCommand } from '../../common/run-command.js'
-import { NftApplyError } from '../errors.js'
+import { nftRefused } from '../errors.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
 
 export type RunNft = (script: string) => Promise<void>
@@ -22,8 +22,7 @@ export const runNft: RunNft = async (script) => {
   writeFileSync(file, script, { mode: 0o600 })
   const result = await runCommand(NFT, ['-f', file]).finally(() => rmSync(file, { force: true }))
   if (result.exitCode !== 0) {
-    const detail = (result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`).split('\n').filter((l) => l.trim() !== '')
-    throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 3).join(' | ').slice(0, 500)}`)
+    throw nftRefused(result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`)
   }
 }
 

@@ -5,7 +5,7 @@
 // number: its error on stderr (unbuffered, in order) says the transaction before it is done, and
 // whatever stderr said before it is that transaction's error.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { NftApplyError } from '../errors.js'
+import { NftApplyError, nftRefused } from '../errors.js'
 
 /** A transaction longer than this goes through a file (a fresh nft), not through the session's line. */
 export const SESSION_MAX_BYTES = 64 * 1024
@@ -53,10 +53,7 @@ export class NftSession {
     const commands = script.split('\n').filter((line) => line !== '')
     if (commands.length === 0) return
     const errors = await this.exchange(`${commands.join('; ')}\n`)
-    if (errors.trim() !== '') {
-      const detail = errors.split('\n').filter((l) => l.trim() !== '' && !/^\s*\^+\s*$/.test(l))
-      throw new NftApplyError(`nft refused the transaction: ${detail.slice(0, 2).map((l) => l.slice(0, 240)).join(' | ')}`)
-    }
+    if (errors.trim() !== '') throw nftRefused(errors)
   }
 
   /** Sends one line and its marker; resolves with what nft wrote to stderr before the marker's error. */
