@@ -3,6 +3,7 @@
 // kernel and a restart agree. Every source of changes (the socket, QubesDB) goes through here.
 import type { Agent, CachedResolutions } from '../agent.js'
 import type { Push, Resolution } from '../push/model.js'
+import { PushError } from '../errors.js'
 import { parsePush } from '../push/parse.js'
 import type { Response } from './protocol.js'
 import { CACHED, type Entries, type PersistedState } from './state.js'
@@ -55,10 +56,27 @@ async function rollBack(agent: Agent, state: PersistedState, touched: readonly s
 }
 
 /**
- * A replace or update, in force and then persisted (`entries` as they came, so that a restart parses
- * them again). VMs that failed closed are kept as pushed too, so that a restart blocks them again.
+ * A replace or update: parsed (a push that does not parse is answered with its error, nothing
+ * changes), in force, then persisted (the entries as they came, so that a restart parses them
+ * again). VMs that failed closed are kept as pushed too, so that a restart blocks them again.
+ * `adjust` changes the parsed push before it goes in force (QubesDB blocks the VMs it could not read).
  */
-export async function applyChange(agent: Agent, state: PersistedState, op: 'replace' | 'update', push: Push, entries: Entries): Promise<Response> {
+export async function applyChange(
+  agent: Agent,
+  state: PersistedState,
+  op: 'replace' | 'update',
+  untrustedEntries: unknown,
+  adjust: (push: Push) => Push = (push) => push,
+): Promise<Response> {
+  let push: Push
+  try {
+    push = adjust(parsePush(untrustedEntries))
+  } catch (err) {
+    if (err instanceof PushError) return { ok: false, error: err.message }
+    throw err
+  }
+  // parsePush took them: a map of strings
+  const entries = untrustedEntries as Entries
   const result = op === 'replace' ? await agent.replace(push) : await agent.update(push)
   if (result.error === undefined) {
     try {

@@ -3,16 +3,14 @@
 import { CONNECTED_IPS, CONNECTED_IPS6, FIREWALL } from '../../common/qubesdb/keys.js'
 import type { Agent, ApplyResult } from '../agent.js'
 import { applyChange, removeVms } from '../daemon/changes.js'
+import type { Exclusive } from '../daemon/serial.js'
 import type { PersistedState } from '../daemon/state.js'
-import { PushError } from '../errors.js'
 import type { Push } from '../push/model.js'
-import { parsePush, parseVmIp } from '../push/parse.js'
+import { parseVmIp } from '../push/vm-ip.js'
 import { qubesDbTools, type QubesDb } from '../../common/qubesdb/client.js'
 import { QubesDbSource, type ChangeRequest } from './source.js'
 import { QubesDbWatch } from './watch.js'
 import { failureLine } from '../failure-line.js'
-
-export type Exclusive = <T>(work: () => Promise<T> | T) => Promise<T>
 
 /** The push with each unreadable VM blocked, its reason named. */
 function blockUnreadable(push: Push, unreadable: ReadonlyMap<string, string>): Push {
@@ -37,14 +35,7 @@ export function startQubesDbSource(
 ): QubesDbDaemonSource {
   const change = (request: ChangeRequest) =>
     exclusive(async () => {
-      let push: Push
-      try {
-        push = blockUnreadable(parsePush(request.entries), request.unreadable)
-      } catch (err) {
-        if (err instanceof PushError) return { ok: false, error: err.message }
-        throw err
-      }
-      const result = await applyChange(agent, state, request.op, push, request.entries)
+      const result = await applyChange(agent, state, request.op, request.entries, (push) => blockUnreadable(push, request.unreadable))
       for (const f of (result as ApplyResult).failed ?? []) log(failureLine(f))
       return result
     })

@@ -1,7 +1,7 @@
 // One connection of a binding: the qrexec client runs with the connection as its stdin and stdout.
 // Each direction ends on its own (half-close), and when the program exits (or cannot run) the
 // connection is closed once what it wrote is delivered.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
 import { finished } from 'node:stream/promises'
 
@@ -61,24 +61,9 @@ export function bridge(socket: Socket, program: string, args: readonly string[])
     else setTimeout(kill, EXIT_GRACE_MS).unref()
   })
 
-  const done = (async (): Promise<BridgeOutcome> => {
-    // 'close' comes once the output pipe closes too, which a process the program left behind may
-    // hold: the program's exit is what ends the connection
-    const settled = Promise.race([new Promise<void>((resolve) => subprocess.once('close', () => resolve())), failedToRun])
-    const exited = new Promise<void>((resolve) => subprocess.once('exit', () => resolve()))
-    await Promise.race([settled, exited, failedToRun])
-    // what it wrote before exiting is delivered (for at most DRAIN_MS)
-    if (stdout !== null && !socket.destroyed) {
-      await Promise.race([settled, finished(stdout).catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())])
-    }
-    if (stdin !== null) socket.unpipe(stdin)
-    if (stdout !== null) stdout.unpipe(socket)
-    await closeSocket(socket)
-    // our ends of its pipes go too (what it left behind gets EPIPE, not a reader forever)
-    stdin?.destroy()
-    stdout?.destroy()
-    return { exitCode: subprocess.exitCode ?? undefined, signal: subprocess.signalCode ?? undefined, spawnError, killed }
-  })()
+  const done = endWithProgram(subprocess, socket, failedToRun).then(
+    (): BridgeOutcome => ({ exitCode: subprocess.exitCode ?? undefined, signal: subprocess.signalCode ?? undefined, spawnError, killed }),
+  )
   return {
     done,
     stop: () => {
@@ -86,6 +71,28 @@ export function bridge(socket: Socket, program: string, args: readonly string[])
       kill()
     },
   }
+}
+
+/**
+ * Settles once the program exited (or could not run) and the connection is closed. 'close' comes
+ * once the output pipe closes too, which a process the program left behind may hold: the program's
+ * exit is what ends the connection.
+ */
+async function endWithProgram(subprocess: ChildProcess, socket: Socket, failedToRun: Promise<void>): Promise<void> {
+  const { stdin, stdout } = subprocess
+  const settled = Promise.race([new Promise<void>((resolve) => subprocess.once('close', () => resolve())), failedToRun])
+  const exited = new Promise<void>((resolve) => subprocess.once('exit', () => resolve()))
+  await Promise.race([settled, exited, failedToRun])
+  // what it wrote before exiting is delivered (for at most DRAIN_MS)
+  if (stdout !== null && !socket.destroyed) {
+    await Promise.race([settled, finished(stdout).catch(() => {}), new Promise((resolve) => setTimeout(resolve, DRAIN_MS).unref())])
+  }
+  if (stdin !== null) socket.unpipe(stdin)
+  if (stdout !== null) stdout.unpipe(socket)
+  await closeSocket(socket)
+  // our ends of its pipes go too (what it left behind gets EPIPE, not a reader forever)
+  stdin?.destroy()
+  stdout?.destroy()
 }
 
 /**

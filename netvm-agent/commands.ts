@@ -1,0 +1,82 @@
+// What each qubes-firewall-agent subcommand does; cli.ts loads this only when one runs, so that
+// --help stays cheap.
+import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
+import { Agent, type AgentEffects } from './agent.js'
+import { realEffects } from './effects.js'
+import { PushError } from './errors.js'
+import { failureLine } from './failure-line.js'
+import { ordinaryHostReason } from './host-check.js'
+import { listNft } from './nft/run.js'
+import type { AgentOptions } from './options.js'
+import { parsePush } from './push/parse.js'
+import { readStdin } from './stdin.js'
+
+async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
+  const untrustedText = await readStdin()
+  let untrustedPush: unknown
+  try {
+    untrustedPush = JSON.parse(untrustedText)
+  } catch (err) {
+    throw new PushError(`input is not JSON: ${shown((err as Error).message, UNTRUSTED_KEY_LIMIT)}`)
+  }
+  return parsePush(untrustedPush)
+}
+
+/** Refuses to create Qubes' base table (input policy drop) on what looks like an ordinary host, unless --force. */
+async function checkHost(force: boolean | undefined): Promise<void> {
+  const reason = force ? undefined : ordinaryHostReason()
+  if (reason === undefined) return
+  const missing = []
+  for (const family of ['ip', 'ip6']) if ((await listNft(['chain', family, 'qubes', 'custom-forward'])) === undefined) missing.push(family)
+  if (missing.length === 0) return
+  throw new Error(
+    `refusing to create table ${missing.join('/')} qubes here: its input chain drops all but established traffic and would cut this host off (ssh included); ${reason}. Run the agent in a firewall VM or a network namespace, or pass --force`,
+  )
+}
+
+/** Prints one line per failure, naming the VM (and rule, and name); exit 1 if any. */
+function report(result: Awaited<ReturnType<Agent['replace']>>): void {
+  for (const f of result.failed) {
+    process.stderr.write(`qubes-firewall-agent: ${failureLine(f)}\n`)
+  }
+  if (!result.ok) process.exitCode = 1
+}
+
+/** Prints the nft transaction for the push on stdin, planned for a namespace where nothing exists yet. */
+export async function render(opts: AgentOptions): Promise<void> {
+  const push = await readPushFromStdin()
+  // the kernel is neither read nor changed
+  const fx: AgentEffects = { ...realEffects(opts.resolvConf), runNft: async () => {}, listNft: async () => undefined }
+  process.stdout.write(await new Agent(fx).render(push))
+}
+
+export async function apply(opts: AgentOptions): Promise<void> {
+  const push = await readPushFromStdin()
+  await checkHost(opts.force)
+  const result = await new Agent(realEffects(opts.resolvConf)).replace(push)
+  report(result)
+  if (result.ok) process.stdout.write(`qubes-firewall-agent: applied rules of ${result.applied.length} VM(s)\n`)
+}
+
+export async function init(opts: AgentOptions): Promise<void> {
+  await checkHost(opts.force)
+  report(await new Agent(realEffects(opts.resolvConf)).replace({ vms: new Map(), ignored: [] }))
+}
+
+/** stdin/stdout joined to the daemon's socket until it closes. */
+export async function connect(opts: AgentOptions): Promise<void> {
+  const { connect } = await import('node:net')
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect(opts.socket)
+    socket.on('error', reject)
+    socket.on('connect', () => process.stdin.pipe(socket))
+    socket.pipe(process.stdout)
+    socket.on('close', () => resolve())
+  })
+}
+
+export async function serve(opts: AgentOptions): Promise<void> {
+  await checkHost(opts.force)
+  const { serve } = await import('./serve.js')
+  await serve(opts)
+}
