@@ -3,7 +3,7 @@ import t from 'tap'
 import { forwardFamilies } from '../dom0-tools/forward/model.js'
 import { forwardFromOptions, type ForwardOptions } from '../dom0-tools/forward/parse.js'
 import { forwardProperties } from '../dom0-tools/forward/format.js'
-import { parseForwardRule } from '../netvm-agent/push/parse.js'
+import { parseForwardRule } from '../netvm-agent/push/forward.js'
 
 const dom0Cases: [input: ForwardOptions, want: string | RegExp][] = [
   [{ proto: 'tcp', port: '443' }, 'proto=tcp port=443 families=4,6'],

@@ -4,14 +4,10 @@ import t from 'tap'
 import { formatRawRule } from '../dom0-tools/rule/format-raw.js'
 import type { EpochSeconds } from '../common/rule/model.js'
 import { parseApiRule, parseCliRule } from '../dom0-tools/rule/parse.js'
-import { parseQdbRule } from '../netvm-agent/push/parse.js'
+import { parseQdbRule } from '../netvm-agent/push/rule.js'
+import { exactly } from './helpers/exactly.js'
 
 const ctx = { now: 1_700_000_000 as EpochSeconds }
-
-/** The whole message, nothing more. */
-function exactly(message: string): RegExp {
-  return new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
-}
 
 const label63 = 'a'.repeat(63)
 const host253 = `${label63}.${label63}.${label63}.${'d'.repeat(61)}`

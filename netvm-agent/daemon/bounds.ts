@@ -2,7 +2,7 @@
 // an object of at most two levels (`{"op":..,"entries":{..}}`, `{"op":"remove","ips":[..]}`), and
 // holds no more values than a push may have entries. One linear pass, so a 60 MB line of `[[[[`
 // or a remove of millions of addresses is refused in milliseconds, not parsed for seconds.
-import { LIMITS } from '../push/parse.js'
+import { LIMITS } from '../push/limits.js'
 
 export const REQUEST_LIMITS = { depth: 2, values: LIMITS.entries } as const
 

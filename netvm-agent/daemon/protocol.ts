@@ -2,7 +2,7 @@
 // becomes an error answer and changes nothing.
 import { shown } from '../../common/untrusted-text.js'
 import type { ApplyResult } from '../agent.js'
-import { parseVmIp } from '../push/parse.js'
+import { parseVmIp } from '../push/vm-ip.js'
 import { requestShapeProblem } from './bounds.js'
 import type { Entries } from './state.js'
 

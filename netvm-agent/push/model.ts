@@ -1,6 +1,8 @@
-// A push, parsed: what the planner may trust. Built by parsePush() from untrusted entries (and by
-// the agent itself for the blocked form of a VM whose rules nft refused).
+// A push, parsed: what the planner may trust. Untrusted entries become these values only through
+// parsePush() and its steps in push/; the agent adds only what it decides itself: the blocked form
+// of a VM (its rules refused by nft, or unreadable in QubesDB) and pushes of VMs already parsed.
 import type ipaddr from 'ipaddr.js'
+import type { Resolution } from '../../common/dns/resolver.js'
 import type { Action, DstHost, EpochSeconds, Hostname, IcmpType, Port, PortRange } from '../../common/rule/model.js'
 
 export type Family = 4 | 6
@@ -21,8 +23,6 @@ export interface FwRule {
   readonly l4: L4Match
   readonly expire?: EpochSeconds
 }
-
-import type { Resolution } from '../../common/dns/resolver.js'
 
 export type { Resolution }
 

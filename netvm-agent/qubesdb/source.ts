@@ -8,7 +8,7 @@ import {
 } from '../../common/qubesdb/keys.js'
 import type { Entries } from '../daemon/state.js'
 import type { Resolution } from '../push/model.js'
-import { parseVmIp } from '../push/parse.js'
+import { parseVmIp } from '../push/vm-ip.js'
 import type { QubesDb } from '../../common/qubesdb/client.js'
 import { shown } from '../../common/untrusted-text.js'
 
