@@ -3,9 +3,10 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 
-const BIN = 'dist/netvm-agent/bin/qubes-firewall-agent.js'
+const BIN = built('netvm-agent/bin/qubes-firewall-agent.js')
 const FIXTURE = 'test/fixtures/push/mixed.json'
 
 /** The agent with `input` written to a pipe as its stdin (not a file: the case readFileSync(0) got wrong). */

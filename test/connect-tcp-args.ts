@@ -1,10 +1,11 @@
 // qvm-connect-tcp's argument: Qubes' forms accepted, everything else refused with one line.
 import t from 'tap'
 import { parseBinding, type Binding } from '../vm-hooks/connect-tcp/binding.js'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 import { mapLimited } from './helpers/pool.js'
 
-const BIN = 'dist/vm-hooks/bin/qvm-connect-tcp.js'
+const BIN = built('vm-hooks/bin/qvm-connect-tcp.js')
 
 // no timeout of our own: tap's bounds the test, and a loaded machine is slow, not wrong
 const cli = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args])

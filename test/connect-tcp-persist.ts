@@ -8,10 +8,11 @@ import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { parseBinding } from '../vm-hooks/connect-tcp/binding.js'
 import { rcLocalBlock, serviceUnit, socketUnit, withBlock } from '../vm-hooks/connect-tcp/persist.js'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 
 const exec = promisify(execFile)
-const BIN = 'dist/vm-hooks/bin/qvm-connect-tcp.js'
+const BIN = built('vm-hooks/bin/qvm-connect-tcp.js')
 
 const cli = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args])
 

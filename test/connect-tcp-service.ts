@@ -3,14 +3,12 @@
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
-import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { serviceArgument } from '../vm-hooks/connect-tcp/service.js'
+import { built } from './helpers/built.js'
 import { mapLimited } from './helpers/pool.js'
 
-const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
-const SERVICE = join(ROOT, 'dist/vm-hooks/bin/qubes.ConnectTCP.js')
+const SERVICE = built('vm-hooks/bin/qubes.ConnectTCP.js')
 
 interface Run {
   code: number | null

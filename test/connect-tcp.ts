@@ -10,12 +10,13 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 import { isAlive, until, untilFile, untilGone } from './helpers/wait.js'
 
 const exec = promisify(execFile)
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..')
-const BIN = join(ROOT, 'dist/vm-hooks/bin/qvm-connect-tcp.js')
+const BIN = built('vm-hooks/bin/qvm-connect-tcp.js')
 const FIXTURES = join(ROOT, 'test/fixtures/bin')
 
 function tempDir(t: Test, prefix: string): string {

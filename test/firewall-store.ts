@@ -13,6 +13,7 @@ import { parseApiRule } from '../dom0-tools/rule/parse.js'
 import { atomicWriteFile } from '../common/atomic-write.js'
 import { firewallXmlPath, loadRules, modifyRules, vmDir } from '../dom0-tools/store/firewall-store.js'
 import { withLock } from '../dom0-tools/store/lock.js'
+import { exactly } from './helpers/exactly.js'
 
 const now = 1_700_000_000 as EpochSeconds
 const clock = () => now
@@ -20,7 +21,6 @@ const rule = (line: string): Rule => parseApiRule(line, { now })
 const raw = (rules: readonly Rule[]) => rules.map(formatRawRule)
 const projectDir = fileURLToPath(new URL('..', import.meta.url))
 const fixture = (path: string) => fileURLToPath(new URL(`fixtures/${path}`, import.meta.url))
-const exactly = (message: string): RegExp => new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
 
 /** A pid that is surely not running: a child that has already exited. */
 function deadPid(): number {

@@ -8,9 +8,9 @@ import { formatRawRule } from '../dom0-tools/rule/format-raw.js'
 import type { EpochSeconds } from '../common/rule/model.js'
 import { parseApiRule } from '../dom0-tools/rule/parse.js'
 import { DEFAULT_RULES, parseFirewallXml, serialiseFirewallXml } from '../dom0-tools/store/firewall-xml.js'
+import { exactly } from './helpers/exactly.js'
 
 const now = 1_700_000_000 as EpochSeconds
-const exactly = (message: string): RegExp => new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`)
 const fixture = (name: string): string => fileURLToPath(new URL(`fixtures/firewall-xml/${name}`, import.meta.url))
 const load = (name: string, at = now): string[] => {
   const file = fixture(name)

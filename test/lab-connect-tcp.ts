@@ -7,6 +7,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 import { childrenOf, until } from './helpers/wait.js'
 
@@ -31,9 +32,9 @@ const node = (script: string) => join(ROOT, script)
 const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env, maxBuffer: 64 << 20 })
 
 const inQube = (qube: string, ...command: string[]) => run('ip', 'netns', 'exec', ns(qube), ...command)
-const lab = (...args: string[]) => run(process.execPath, node('dist/lab/bin/qubes-lab.js'), ...args)
+const lab = (...args: string[]) => run(process.execPath, built('lab/bin/qubes-lab.js'), ...args)
 /** qvm-connect-tcp, run in work (in the background, as Qubes' command does) */
-const connectTcp = (...args: string[]) => inQube('work', process.execPath, node('dist/vm-hooks/bin/qvm-connect-tcp.js'), '--state-dir', STATE, ...args)
+const connectTcp = (...args: string[]) => inQube('work', process.execPath, built('vm-hooks/bin/qvm-connect-tcp.js'), '--state-dir', STATE, ...args)
 
 interface Transfer {
   sent: number
@@ -160,7 +161,7 @@ t.test('--list and --stop the bindings started in work', async (t) => {
 t.test('inter-VM networking: the example hooks open work -> personal:80', async (t) => {
   const personal80 = 'tcp:10.137.0.4:80'
   // allowed and refused answer at once; only a drop waits out the timeout
-  const probeFrom = async (qube: string) => (await inQube(qube, process.execPath, node('dist/lab/probe.js'), '--timeout', '5000', personal80)).stdout.trim().slice(personal80.length + 1)
+  const probeFrom = async (qube: string) => (await inQube(qube, process.execPath, built('lab/probe.js'), '--timeout', '5000', personal80)).stdout.trim().slice(personal80.length + 1)
   const probe = () => probeFrom('work')
   t.equal(await probeFrom('sys-firewall'), 'allowed', 'positive control: personal:80 answers through sys-firewall')
   t.equal(await probe(), 'timed out', 'qube to qube is dropped')
@@ -183,7 +184,7 @@ t.test('inter-VM networking: the example hooks open work -> personal:80', async 
   mkdirSync(rw, { recursive: true })
   copyFileSync(node('examples/vm-hooks/personal/rc.local'), join(rw, 'rc.local'))
   chmodSync(join(rw, 'rc.local'), 0o755)
-  const rcLocal = await inQube('personal', process.execPath, node('dist/vm-hooks/bin/qubes-rc-local.js'), '--rw-dir', rw)
+  const rcLocal = await inQube('personal', process.execPath, built('vm-hooks/bin/qubes-rc-local.js'), '--rw-dir', rw)
   t.equal(rcLocal.code, 0, rcLocal.stderr)
   t.match(rcLocal.stdout, /rc\.local: custom-input: accepting 10\.137\.0\.3 on tcp port 80\n.*rc\.local: exit 0\n$/)
   t.equal(await probe(), 'allowed')

@@ -3,13 +3,14 @@
 // confirmed by /qubes-firewall-handled/<ip> going up. Real packets decide, as in test/lab.ts. (A
 // watch that dies, rules written before the agent starts, a malformed entry: test/ns/qubesdb.ts.)
 import t from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 
 // a lab of its own, beside any other
 const PREFIX = `qlq${process.pid}-`
 const LAB_DIR = `/run/qubes-lab-qdb-${process.pid}`
 const QUBES_DIR = `${LAB_DIR}/qubes`
-const LAB = 'dist/lab/bin/qubes-lab.js'
+const LAB = built('lab/bin/qubes-lab.js')
 const PROBE_TIMEOUT_MS = 10_000
 const env = {
   ...process.env,
@@ -26,11 +27,11 @@ const WWW443 = 'tcp:192.0.2.10:443'
 
 const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env })
 const node = (script: string, ...args: string[]) => run(process.execPath, script, ...args)
-const dom0 = (command: string, ...args: string[]) => node(`dist/dom0-tools/bin/${command}.js`, ...args)
+const dom0 = (command: string, ...args: string[]) => node(built(`dom0-tools/bin/${command}.js`), ...args)
 const handled = async (ip: string) => Number((await run('qubesdb-read', '-d', 'sys-firewall', `/qubes-firewall-handled/${ip}`)).stdout.trim() || '0')
 
 async function probe(qube: string, ...targets: string[]): Promise<string[]> {
-  const out = await run('ip', 'netns', 'exec', `${PREFIX}${qube}`, process.execPath, 'dist/lab/probe.js', '--timeout', String(PROBE_TIMEOUT_MS), ...targets)
+  const out = await run('ip', 'netns', 'exec', `${PREFIX}${qube}`, process.execPath, built('lab/probe.js'), '--timeout', String(PROBE_TIMEOUT_MS), ...targets)
   const verdicts = new Map(out.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]))
   return targets.map((target) => verdicts.get(target) ?? `no answer (${out.stderr.trim()})`)
 }

@@ -3,6 +3,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 import { mapLimited } from './helpers/pool.js'
 import { until, untilGone } from './helpers/wait.js'
@@ -11,7 +12,7 @@ import { until, untilGone } from './helpers/wait.js'
 const PREFIX = `qlt${process.pid}-`
 const LAB_DIR = `/run/qubes-lab-test-${process.pid}`
 const QUBES_DIR = `${LAB_DIR}/qubes`
-const LAB = 'dist/lab/bin/qubes-lab.js'
+const LAB = built('lab/bin/qubes-lab.js')
 // allowed and refused answer at once: only a drop waits this long, so it can be generous
 const PROBE_TIMEOUT_MS = 10_000
 const env = { ...process.env, QUBES_DIR, QUBES_LAB_PREFIX: PREFIX, QUBES_LAB_DIR: LAB_DIR, QUBES_LAB_PROBE_TIMEOUT_MS: String(PROBE_TIMEOUT_MS) }
@@ -20,11 +21,11 @@ const ns = (qube: string) => `${PREFIX}${qube}`
 const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env })
 
 const node = (script: string, ...args: string[]) => run(process.execPath, script, ...args)
-const dom0 = (command: string, ...args: string[]) => node(`dist/dom0-tools/bin/${command}.js`, ...args)
+const dom0 = (command: string, ...args: string[]) => node(built(`dom0-tools/bin/${command}.js`), ...args)
 
 /** What `qube` gets for each target (tcp:ADDR:PORT), from real connections. */
 async function probe(qube: string, ...targets: string[]): Promise<string[]> {
-  const out = await run('ip', 'netns', 'exec', ns(qube), process.execPath, 'dist/lab/probe.js', '--timeout', String(PROBE_TIMEOUT_MS), ...targets)
+  const out = await run('ip', 'netns', 'exec', ns(qube), process.execPath, built('lab/probe.js'), '--timeout', String(PROBE_TIMEOUT_MS), ...targets)
   const verdicts = new Map(out.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf(' ')), line.slice(line.indexOf(' ') + 1)]))
   return targets.map((target) => verdicts.get(target) ?? `no answer (${out.stderr.trim()})`)
 }
@@ -32,7 +33,7 @@ async function probe(qube: string, ...targets: string[]): Promise<string[]> {
 /** A netvm agent's `status`, asked through its socket as dom0's exec transports do. */
 async function agentStatus(netvm: string): Promise<{ vms: { ip: string; rules?: number }[]; forwards: { to: string; dport: number }[] }> {
   const out = await new Promise<string>((resolve, reject) => {
-    const args = ['netns', 'exec', ns(netvm), process.execPath, 'dist/netvm-agent/bin/qubes-firewall-agent.js', '--socket', `${LAB_DIR}/${netvm}/agent.sock`, 'connect']
+    const args = ['netns', 'exec', ns(netvm), process.execPath, built('netvm-agent/bin/qubes-firewall-agent.js'), '--socket', `${LAB_DIR}/${netvm}/agent.sock`, 'connect']
     const child = execFile('ip', args, (err, stdout) => (err ? reject(err) : resolve(stdout)))
     child.stdin?.end('{"op":"status"}\n')
   })
@@ -84,7 +85,7 @@ t.test('concurrent adds: the netvm ends with every saved rule (a push never over
 
 t.test('an exec: transport, as shell-style words with quotes and as a JSON array', async (t) => {
   const socket = `${LAB_DIR}/sys-firewall/agent.sock`
-  const agent = `${process.cwd()}/dist/netvm-agent/bin/qubes-firewall-agent.js`
+  const agent = built('netvm-agent/bin/qubes-firewall-agent.js')
   const forms = [
     // the quoted word holds a space: split on whitespace alone, it would reach the agent as two
     `exec:ip netns exec '${ns('sys-firewall')}' sh -c '"$0" "$1" --socket "$2" connect' ${process.execPath} ${agent} ${socket}`,
@@ -146,7 +147,7 @@ t.test('an agent killed and restarted restores the rules before anything else', 
   t.equal((await run('ip', 'netns', 'exec', ns('sys-firewall'), 'nft', 'flush', 'ruleset')).code, 0)
   // (without its masquerade the answer cannot come back: a timeout, but no longer a reject;
   // a short wait is enough, as only a reject could fail this)
-  const bare = await run('ip', 'netns', 'exec', ns('work'), process.execPath, 'dist/lab/probe.js', '--timeout', '1500', WWW80)
+  const bare = await run('ip', 'netns', 'exec', ns('work'), process.execPath, built('lab/probe.js'), '--timeout', '1500', WWW80)
   t.notMatch(bare.stdout, /refused/, 'no rules at all: this is what the agent must restore')
   // no push from dom0 afterwards: what is in force is what the agent restored by itself
   const start = await node(LAB, 'agent', 'sys-firewall', 'start', '--no-push')
@@ -184,7 +185,7 @@ t.test('a VM moved to another netvm: the old one forgets it, the new one serves 
 
 t.test('port forwards: from outside through sys-net and sys-firewall to the VM', async (t) => {
   // a service in personal, on IPv4 and IPv6
-  const server = spawn('ip', ['netns', 'exec', ns('personal'), process.execPath, 'dist/lab/world-server.js', '10.137.0.4/8080', 'fd09:24ef:4179::a89:4/8080'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const server = spawn('ip', ['netns', 'exec', ns('personal'), process.execPath, built('lab/world-server.js'), '10.137.0.4/8080', 'fd09:24ef:4179::a89:4/8080'], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => void server.kill())
   await new Promise((resolve) => server.stdout.once('data', resolve))
   // a failure is asserted only after the same path answered (a positive control), so a short

@@ -4,13 +4,14 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 import { mapLimited } from './helpers/pool.js'
 
-const BIN = 'dist/dom0-tools/bin'
+const bin = (name: string): string => built(`dom0-tools/bin/${name}.js`)
 
 const cmd = (qubesDir: string, name: string, ...args: string[]): Promise<Outcome> =>
-  outcome(process.execPath, [join(BIN, `${name}.js`), '--qubes-dir', qubesDir, ...args])
+  outcome(process.execPath, [bin(name), '--qubes-dir', qubesDir, ...args])
 
 async function labDir(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'qvm-firewall-'))
@@ -189,7 +190,7 @@ t.test('an unreadable firewall.xml is an error naming it, never the default acce
     chownSync(vmDir, 65534, 65534)
     chmodSync(vmDir, 0o700)
     const denied = await outcome('setpriv', ['--bounding-set=-dac_override,-dac_read_search',
-      process.execPath, join(process.cwd(), BIN, 'qvm-firewall.js'), '--qubes-dir', dir, '--raw', 'work'])
+      process.execPath, bin('qvm-firewall'), '--qubes-dir', dir, '--raw', 'work'])
     t.same(denied, refused('permission denied'), 'EACCES: an error, not action=accept')
   }
 })

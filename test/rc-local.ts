@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
 import { isAlive } from './helpers/wait.js'
 
 const exec = promisify(execFile)
-const BIN = 'dist/vm-hooks/bin/qubes-rc-local.js'
+const BIN = built('vm-hooks/bin/qubes-rc-local.js')
 
 const rcLocal = (...args: string[]): Promise<Outcome> => outcome(process.execPath, [BIN, ...args])
 

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
+import { built } from './helpers/built.js'
 import { mapLimited } from './helpers/pool.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -30,7 +31,7 @@ interface Result {
 }
 
 async function run(qubesDir: string | undefined, command: Command, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const bin = join(ROOT, 'dist/dom0-tools/bin', `${command}.js`)
+  const bin = built(`dom0-tools/bin/${command}.js`)
   const argv = qubesDir === undefined ? [bin, ...args] : [bin, '--qubes-dir', qubesDir, ...args]
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, argv, { env: { ...process.env, QUBES_DIR: undefined, ...env } })
@@ -225,7 +226,7 @@ t.test('qubes-prefs: Qubes\' properties and ours, values checked', async (t) => 
 
 /** A command run on a terminal (script(1) gives it one), `answer` typed at its prompt. */
 function onTerminal(qubesDir: string, command: Command, args: readonly string[], answer: string): Promise<Result> {
-  const line = [process.execPath, join(ROOT, 'dist/dom0-tools/bin', `${command}.js`), '--qubes-dir', qubesDir, ...args].map((w) => `'${w}'`).join(' ')
+  const line = [process.execPath, built(`dom0-tools/bin/${command}.js`), '--qubes-dir', qubesDir, ...args].map((w) => `'${w}'`).join(' ')
   return new Promise((resolve) => {
     const child = execFile('script', ['-qec', line, '/dev/null'], { env: { ...process.env, QUBES_DIR: undefined } }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),

@@ -10,13 +10,14 @@
 // Every namespace carries the pid in its name; everything a lab makes is removed by t.teardown,
 // also when the test fails, and on process exit as a last resort.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import type { Test } from 'tap'
+import { built, staleness } from '../helpers/built.js'
 import { until } from '../helpers/wait.js'
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
@@ -72,20 +73,13 @@ export function push(vms: Record<string, VmRulesSpec>, connected: { 4?: string[]
 
 /**
  * The agent's command line: $QUBES_FIREWALL_TEST_AGENT (a built qubes-firewall-agent.js) when set,
- * the built one in dist when it is newer than every source, else the sources through tsx.
+ * the built one in dist when no source is newer than its build, else the sources through tsx.
  */
 function agentCommand(): string[] {
   const override = process.env['QUBES_FIREWALL_TEST_AGENT']
   if (override) return [override]
-  const built = join(ROOT, 'dist/netvm-agent/bin/qubes-firewall-agent.js')
-  const newestSource = (dir: string): number =>
-    readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
-      const path = join(dir, entry.name)
-      if (entry.isDirectory()) return Math.max(newest, newestSource(path))
-      return entry.name.endsWith('.ts') ? Math.max(newest, statSync(path).mtimeMs) : newest
-    }, 0)
-  const fresh = existsSync(built) && statSync(built).mtimeMs >= Math.max(newestSource(join(ROOT, 'netvm-agent')), newestSource(join(ROOT, 'dom0-tools')))
-  return fresh ? [built] : ['--import', 'tsx', join(ROOT, 'netvm-agent/bin/qubes-firewall-agent.ts')]
+  if (staleness(ROOT) !== undefined) return ['--import', 'tsx', join(ROOT, 'netvm-agent/bin/qubes-firewall-agent.ts')]
+  return [built('netvm-agent/bin/qubes-firewall-agent.js', ROOT)]
 }
 
 export interface RunResult {
