@@ -74,6 +74,9 @@ const errors: [args: string[], message: string][] = [
   [['work', 'del', 'drop', 'proto=udp'], 'qvm-firewall: error: rule not found: action=drop proto=udp\n'],
   [['nope', 'list'], "qvm-firewall: error: no such domain: 'nope'\n"],
   [['work', 'frob'], "qvm-firewall: error: invalid action 'frob' (choose from list, add, del, reset, forward)\n"],
+  [['work', '--bogus', '-x', 'list'], 'qvm-firewall: error: unrecognized arguments: --bogus -x\n'],
+  [['work', 'forward', '-x'], "qvm-firewall: error: invalid forward action '-x' (choose from list, add, del)\n"],
+  [['work', 'forward', 'add', 'tcp', '80', '--bogus'], "qvm-firewall: error: unknown option '--bogus'\n"],
 ]
 
 t.test('bad input: one error line, exit 1, firewall.xml byte-identical', async (t) => {
@@ -193,4 +196,88 @@ t.test('an unreadable firewall.xml is an error naming it, never the default acce
       process.execPath, bin('qvm-firewall'), '--qubes-dir', dir, '--raw', 'work'])
     t.same(denied, refused('permission denied'), 'EACCES: an error, not action=accept')
   }
+})
+
+const PROGRAM_USAGE = 'Usage: qvm-firewall [options] [VMNAME] [action...]'
+const FORWARD_HELP = [
+  'Usage: qvm-firewall work forward [options] [command]',
+  '',
+  'port forwarding from the outside world, through every netvm on the way out',
+  '',
+  'Options:',
+  '  -h, --help                    display help for command',
+  '',
+  'Commands:',
+  "  list                          print the VM's forwards; the default",
+  "  add [options] <proto> <port>  open the VM's PORT on the outermost netvm's",
+  '                                upstream side',
+  '  del <n>                       remove forward N',
+  '',
+].join('\n')
+
+t.test('--help and -h anywhere in the line print the help and exit 0, as Qubes\' argparse does', async (t) => {
+  const dir = await labDir()
+  // the first line of what each prints, or all of it for `forward --help`
+  const cases: [args: string[], first: string, whole?: string][] = [
+    [['--help'], PROGRAM_USAGE],
+    [['work', '--help'], PROGRAM_USAGE],
+    [['work', '-h'], PROGRAM_USAGE],
+    [['work', '--raw', '-v', '-h', 'list'], PROGRAM_USAGE],
+    [['work', '--bogus', '--help'], PROGRAM_USAGE],
+    [['--sync', 'sys-firewall', '--help'], PROGRAM_USAGE],
+    [['work', 'list', '--help'], 'Usage: qvm-firewall work list [options]'],
+    [['work', 'add', '-h'], 'Usage: qvm-firewall work add [options] <rule...>'],
+    [['work', 'add', 'accept', '--help'], 'Usage: qvm-firewall work add [options] <rule...>'],
+    [['work', 'del', '--help'], 'Usage: qvm-firewall work del [options] [rule...]'],
+    [['work', 'reset', '-h'], 'Usage: qvm-firewall work reset [options]'],
+    [['nosuch', 'add', '--help'], 'Usage: qvm-firewall nosuch add [options] <rule...>'],
+    [['work', 'forward', '--help'], 'Usage: qvm-firewall work forward [options] [command]', FORWARD_HELP],
+    [['work', '--raw', 'forward', '-h'], 'Usage: qvm-firewall work forward [options] [command]', FORWARD_HELP],
+    [['work', 'forward', 'list', '--help'], 'Usage: qvm-firewall work forward list [options]'],
+    [['work', 'forward', 'add', '--help'], 'Usage: qvm-firewall work forward add [options] <proto> <port>'],
+    [['work', 'forward', 'add', 'tcp', '-h'], 'Usage: qvm-firewall work forward add [options] <proto> <port>'],
+    [['work', 'forward', 'del', '-h'], 'Usage: qvm-firewall work forward del [options] <n>'],
+  ]
+  t.plan(cases.length + 1)
+  for (const [args, first, whole] of cases) {
+    t.test(args.join(' '), async (t) => {
+      const { code, stdout, stderr } = await fw(dir, ...args)
+      t.same({ code, stderr, first: stdout.split('\n')[0] }, { code: 0, stderr: '', first })
+      if (whole !== undefined) t.equal(stdout, whole)
+    })
+  }
+  t.notOk(existsSync(join(dir, 'appvms', 'work', 'firewall.xml')), 'nothing was written')
+})
+
+/** A netvm agent that reads the push and gives `answer`: an exec: transport for qvm-features. */
+const agentAnswering = (answer: object): string => `exec:${JSON.stringify(['sh', '-c', `cat >/dev/null; echo '${JSON.stringify(answer)}'`])}`
+// the time an answer took varies: the rest of the line is exact
+const timeless = (o: Outcome): Outcome => ({ ...o, stderr: o.stderr.replace(/answered in \d+ ms/g, 'answered in N ms') })
+
+t.test('-q drops the status line, -v adds where and how long; counted as in Qubes; errors always show', async (t) => {
+  const dir = await labDir()
+  t.equal((await cmd(dir, 'qvm-features', 'sys-firewall', 'qubes-firewall-transport', agentAnswering({ ok: true }))).code, 0)
+  const applied = 'rules of work applied in sys-firewall\n'
+  const detail = 'qvm-firewall: work: pushed to sys-firewall, answered in N ms\n'
+  const listing = 'NO  ACTION  HOST  PROTOCOL  PORT(S)  SPECIAL TARGET  ICMP TYPE  EXPIRE  COMMENT\n0   accept  -     -         -        -               -          -       -\n'
+  const cases: [args: string[], stderr: string, stdout?: string][] = [
+    [['work', 'add', 'drop'], applied],
+    [['-q', 'work', 'add', 'drop'], ''],
+    [['work', '--quiet', 'add', 'drop'], ''],
+    [['work', '-v', 'add', 'drop'], detail + applied],
+    [['--verbose', 'work', 'del', '--rule-no', '1'], detail + applied],
+    [['-v', 'work', '-q', 'add', 'drop'], applied],
+    [['-vv', 'work', '-q', 'add', 'drop'], detail + applied],
+    [['work', '-qv', 'reset'], applied],
+    [['-q', 'work', '-r'], '', listing],
+    [['work', '-vr'], detail + applied, listing],
+    [['-q', '--sync', 'sys-firewall'], ''],
+    [['-v', '--sync', 'sys-firewall'], 'qvm-firewall: pushed to sys-firewall, answered in N ms\nrules applied in sys-firewall\n'],
+    [['work', '-q', 'forward', 'add', 'tcp', '80'], ''],
+    [['work', 'forward', 'del', '0'], 'rules applied in sys-firewall\n'],
+  ]
+  for (const [args, stderr, stdout = ''] of cases) t.same(timeless(await fw(dir, ...args)), { code: 0, stdout, stderr }, args.join(' '))
+  t.equal((await cmd(dir, 'qvm-features', 'sys-firewall', 'qubes-firewall-transport', agentAnswering({ ok: false, error: 'nft: syntax error' }))).code, 0)
+  t.same(await fw(dir, '-qq', 'work', 'add', 'drop'), { code: 1, stdout: '', stderr: 'qvm-firewall: error: sys-firewall: nft: syntax error\n' }, 'a refusal shows under -q')
+  t.same((await fw(dir, '--raw', 'work')).stdout, 'action=accept\naction=drop\n', 'the change is kept')
 })

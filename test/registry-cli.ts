@@ -1,4 +1,4 @@
-// qvm-create, qvm-prefs, qvm-ls and qvm-remove as users run them: the compiled bins
+// qvm-create, qvm-prefs, qvm-ls, qvm-remove, qvm-features and qubes-prefs as users run them: the compiled bins
 // (`npx tsc -p .` first), each on a temporary --qubes-dir.
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -22,7 +22,7 @@ function tempQubesDir(t: Test, qubesXml?: string): string {
   return dir
 }
 
-type Command = 'qvm-create' | 'qvm-prefs' | 'qvm-ls' | 'qvm-remove' | 'qubes-prefs'
+type Command = 'qvm-create' | 'qvm-prefs' | 'qvm-ls' | 'qvm-remove' | 'qvm-features' | 'qubes-prefs'
 
 interface Result {
   code: number
@@ -222,6 +222,66 @@ t.test('qubes-prefs: Qubes\' properties and ours, values checked', async (t) => 
   t.same(await run(dir, 'qubes-prefs', ['stats_interval']), { code: 0, stdout: '\n', stderr: '' }, 'a Qubes property without value: an empty line')
   t.equal((await run(dir, 'qubes-prefs', ['qubes_firewall_resolve', 'agent'])).code, 0)
   t.same(await run(dir, 'qubes-prefs', ['qubes_firewall_resolve']), { code: 0, stdout: 'agent\n', stderr: '' })
+})
+
+/** A netvm agent that reads the push and gives `answer`: an exec: transport for qvm-features. */
+const agentAnswering = (answer: object): string => `exec:${JSON.stringify(['sh', '-c', `cat >/dev/null; echo '${JSON.stringify(answer)}'`])}`
+// the time an answer took varies: the rest of the line is exact
+const timeless = (result: Result): Result => ({ ...result, stderr: result.stderr.replace(/answered in \d+ ms/g, 'answered in N ms') })
+
+t.test("-q and -v, as every Qubes dom0 tool takes them: -q drops re-push status lines, -v adds where and how long, errors always show", async (t) => {
+  const dir = tempQubesDir(t)
+  const transport = (answer: string): Promise<Result> => run(dir, 'qvm-features', ['sys-firewall', 'qubes-firewall-transport', answer])
+  t.same(await run(dir, 'qvm-create', ['sys-firewall', '-p', 'provides_network=True', '-p', 'netvm=']), { code: 0, stdout: '', stderr: '' })
+  t.same(await transport(agentAnswering({ ok: true })), { code: 0, stdout: '', stderr: '' })
+  const applied = 'rules applied in sys-firewall\n'
+  const ls = 'NAME          CLASS    NETVM\ndom0          AdminVM  -\nsys-firewall  AppVM    -\nwork          AppVM    sys-firewall\n'
+  // in order: each step starts from the registry the one before left
+  const cases: [args: [Command, ...string[]], want: Result][] = [
+    [['qvm-create', 'work', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: applied }],
+    [['qvm-create', '-q', 'quiet', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: '' }],
+    [['qvm-create', '--verbose', 'loud', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: `qvm-create: pushed to sys-firewall, answered in N ms\n${applied}` }],
+    [['qvm-create', '-vv', '-q', 'both', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: `qvm-create: pushed to sys-firewall, answered in N ms\n${applied}` }],
+    [['qvm-prefs', 'quiet', 'netvm', '', '-v', '-q'], { code: 0, stdout: '', stderr: applied }],
+    [['qvm-prefs', '--quiet', 'loud', 'netvm', ''], { code: 0, stdout: '', stderr: '' }],
+    [['qvm-prefs', '-qq', 'quiet', 'netvm', 'sys-firewall'], { code: 0, stdout: '', stderr: '' }],
+    [['qubes-prefs', '-q', 'default_netvm', 'sys-firewall'], { code: 0, stdout: '', stderr: '' }],
+    [['qvm-prefs', 'loud', '--default', 'netvm', '--verbose'], { code: 0, stdout: '', stderr: `qvm-prefs: pushed to sys-firewall, answered in N ms\n${applied}` }],
+    [['qvm-remove', '-f', '-v', 'both'], { code: 0, stdout: '', stderr: `qvm-remove: pushed to sys-firewall, answered in N ms\n${applied}` }],
+    [['qvm-remove', '--force', '-q', 'quiet', 'loud'], { code: 0, stdout: '', stderr: '' }],
+    [['qvm-ls', '-q'], { code: 0, stdout: ls, stderr: '' }],
+    [['qvm-ls', '-v', '--verbose'], { code: 0, stdout: ls, stderr: '' }],
+    [['qvm-prefs', '-v', 'work', 'netvm'], { code: 0, stdout: 'sys-firewall\n', stderr: '' }],
+    [['qubes-prefs', '-q', 'qubes_firewall_resolve', 'agent'], { code: 0, stdout: '', stderr: '' }],
+    [['qubes-prefs', '--verbose', 'qubes_firewall_resolve'], { code: 0, stdout: 'agent\n', stderr: '' }],
+    [['qvm-features', '-v', '-q', 'work', 'x', '1'], { code: 0, stdout: '', stderr: '' }],
+    [['qvm-features', '--quiet', 'work'], { code: 0, stdout: 'x  1\n', stderr: '' }],
+    [['qvm-ls', '-x'], { code: 1, stdout: '', stderr: "qvm-ls: error: unknown option '-x'\n" }],
+  ]
+  for (const [[command, ...args], want] of cases) t.same(timeless(await run(dir, command, args)), want, `${command} ${args.join(' ')}`)
+  // -q silences status, never errors nor warnings
+  t.same(await transport(agentAnswering({ ok: false, error: 'nft: syntax error' })), { code: 0, stdout: '', stderr: '' })
+  t.same(await run(dir, 'qvm-prefs', ['-q', 'work', 'netvm', '']), { code: 1, stdout: '', stderr: 'qvm-prefs: error: sys-firewall: nft: syntax error\n' })
+  t.same(await transport('exec:sh -c "echo gone >&2; exit 1"'), { code: 0, stdout: '', stderr: '' })
+  t.same(await run(dir, 'qvm-create', ['-q', 'late', '-p', 'netvm=sys-firewall']), {
+    code: 0,
+    stdout: '',
+    stderr: 'qvm-create: warning: rules saved but not applied: agent of sys-firewall unreachable (sh -c echo gone >&2; exit 1: gone); they apply at its next push\n',
+  })
+})
+
+t.test('each dom0 command lists -v and -q in its help', async (t) => {
+  const commands: Command[] = ['qvm-create', 'qvm-prefs', 'qvm-ls', 'qvm-remove', 'qvm-features', 'qubes-prefs']
+  t.plan(commands.length)
+  for (const command of commands) {
+    t.test(command, async (t) => {
+      const { code, stdout, stderr } = await run(undefined, command, ['--help'])
+      t.same({ code, stderr }, { code: 0, stderr: '' })
+      // (the column the descriptions start at depends on each command's longest option)
+      const lines = stdout.split('\n').filter((line) => /^  -[vq], /.test(line)).map((line) => line.trim().replace(/ {2,}/, '  ').replace(/: .*/, ':'))
+      t.same(lines, ['-v, --verbose  increase verbosity:', '-q, --quiet  decrease verbosity:'])
+    })
+  }
 })
 
 /** A command run on a terminal (script(1) gives it one), `answer` typed at its prompt. */

@@ -3,7 +3,8 @@
 import { type Registry } from '../registry/registry.js'
 import { loadRegistry, modifyRegistry, type RegistryOptions } from '../registry/store.js'
 import { forwardEntriesFor } from './forwards.js'
-import { describeOutcome, syncNetvm, type NetvmOutcome } from './push.js'
+import { syncNetvm, type NetvmOutcome } from './push.js'
+import { pushAndReport, type Verbosity } from '../cli/verbosity.js'
 
 /** What each netvm enforces for others: the VMs it serves (and their addresses) and the forwards through it. */
 function servedBy(registry: Registry, qubesDir: string): Map<string, string> {
@@ -25,23 +26,12 @@ export async function resyncChanged(qubesDir: string, before: Registry, after: R
   return outcomes
 }
 
-/** Prints each push's line; an agent that refused makes the command fail (the change is kept). */
-export function reportResync(prog: string, outcomes: readonly NetvmOutcome[]): void {
-  for (const outcome of outcomes) {
-    if (outcome.status === 'unmanaged') continue
-    const line = describeOutcome(undefined, outcome)
-    // status goes to stderr: stdout carries only what was asked for
-    if (outcome.status === 'applied') process.stderr.write(`${line}\n`)
-    else {
-      process.stderr.write(`${prog}: ${outcome.status === 'failed' ? 'error: ' : ''}${line}\n`)
-      if (outcome.status === 'failed') process.exitCode = 1
-    }
-  }
-}
-
-/** A registry change as the dom0 commands make it: saved under the lock, then pushed where it matters. */
-export async function changeRegistry(prog: string, qubesDir: string, change: (registry: Registry) => unknown, options: RegistryOptions = {}): Promise<void> {
+/**
+ * A registry change as the dom0 commands make it: saved under the lock, then pushed where it matters
+ * and reported at the level -v/-q set.
+ */
+export async function changeRegistry(prog: string, qubesDir: string, change: (registry: Registry) => unknown, verbosity: Verbosity = {}, options: RegistryOptions = {}): Promise<void> {
   const before = loadRegistry(qubesDir, options)
   await modifyRegistry(qubesDir, change, options)
-  reportResync(prog, await resyncChanged(qubesDir, before, loadRegistry(qubesDir)))
+  await pushAndReport(prog, undefined, verbosity, () => resyncChanged(qubesDir, before, loadRegistry(qubesDir)))
 }

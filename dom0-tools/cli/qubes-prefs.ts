@@ -4,8 +4,9 @@ import { changeRegistry } from '../apply/follow.js'
 import { loadRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
+import { verbosityOptions, type Verbosity } from './verbosity.js'
 
-interface Options {
+interface Options extends Verbosity {
   default?: boolean
   qubesDir?: string
 }
@@ -16,7 +17,7 @@ export function buildProgram(): Command {
     .argument('[property]', 'the property')
     .argument('[value]', 'its new value')
     .option('-D, --default', 'reset the property to its default')
-  return qubesDirOption(program).action(async (property: string | undefined, value: string | undefined, opts: Options) => {
+  return verbosityOptions(qubesDirOption(program)).action(async (property: string | undefined, value: string | undefined, opts: Options) => {
     const qubesDir = resolveQubesDir(opts)
     if (property === undefined) {
       const registry = loadRegistry(qubesDir)
@@ -24,7 +25,7 @@ export function buildProgram(): Command {
         process.stdout.write(`${name.padEnd(24)}${registry.globalProperty(name) ?? '-'}\n`)
       }
     } else if (opts.default || value !== undefined) {
-      await changeRegistry('qubes-prefs', qubesDir, (registry) => registry.setGlobalProperty(property, opts.default ? undefined : value))
+      await changeRegistry('qubes-prefs', qubesDir, (registry) => registry.setGlobalProperty(property, opts.default ? undefined : value), opts)
     } else {
       process.stdout.write(`${loadRegistry(qubesDir).requireGlobalProperty(property)}\n`)
     }

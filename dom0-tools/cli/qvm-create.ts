@@ -3,9 +3,10 @@ import { Command, Option } from 'commander'
 import { UsageError } from '../../common/errors.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
+import { verbosityOptions, type Verbosity } from './verbosity.js'
 import { changeRegistry } from '../apply/follow.js'
 
-interface Options {
+interface Options extends Verbosity {
   class: string
   qubesDir?: string
 }
@@ -30,9 +31,9 @@ export function buildProgram(): Command {
     .option('-C, --class <class>', 'class of the new domain', 'AppVM')
     .option('-p, --prop <key=value>', "set the domain's property (repeatable)", collect)
     .addOption(new Option('--property <key=value>').hideHelp().argParser(collect))
-  return qubesDirOption(program).action(async (name: string, opts: Options) => {
+  return verbosityOptions(qubesDirOption(program)).action(async (name: string, opts: Options) => {
     const pairs = props.map(parsePropertyToken)
-    await changeRegistry('qvm-create', resolveQubesDir(opts), (registry) => registry.create(name, opts.class, pairs), { create: true })
+    await changeRegistry('qvm-create', resolveQubesDir(opts), (registry) => registry.create(name, opts.class, pairs), opts, { create: true })
   })
 }
 

@@ -4,8 +4,9 @@ import { layoutTable } from '../../common/table.js'
 import { loadRegistry, modifyRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
+import { verbosityOptions, type Verbosity } from './verbosity.js'
 
-interface Options {
+interface Options extends Verbosity {
   unset?: boolean
   qubesDir?: string
 }
@@ -17,7 +18,7 @@ export function buildProgram(): Command {
     .argument('[feature]', 'the feature to show or set')
     .argument('[value]', 'the new value')
     .option('-D, --unset', 'remove the feature')
-  return qubesDirOption(program).action(async (vmName: string, feature: string | undefined, value: string | undefined, opts: Options) => {
+  return verbosityOptions(qubesDirOption(program)).action(async (vmName: string, feature: string | undefined, value: string | undefined, opts: Options) => {
     const qubesDir = resolveQubesDir(opts)
     if (feature === undefined) {
       const features = Object.entries(loadRegistry(qubesDir).require(vmName).features)

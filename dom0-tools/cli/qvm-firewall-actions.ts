@@ -8,6 +8,7 @@ import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewa
 import type { Forward } from '../forward/model.js'
 import { forwardFromOptions } from '../forward/parse.js'
 import { parseCliRule } from '../rule/parse.js'
+import { isHelpWord } from './qvm-firewall-options.js'
 
 export type Edit = (rules: Rule[]) => Rule[]
 export type ForwardEdit = (forwards: readonly Forward[]) => Forward[]
@@ -18,6 +19,14 @@ type Configure<E> = (sub: Command, set: (edit: E) => void) => void
 function parseRuleNo(untrusted: string): number {
   if (!/^-?[0-9]{1,9}$/.test(untrusted)) throw new UsageError(`invalid rule number '${shown(untrusted)}'`)
   return Number(untrusted)
+}
+
+/**
+ * The command of an action's words (`add`, `forward add`) under `qvm-firewall VMNAME`: commander names
+ * a command after its parents, so that `--help` shows `Usage: qvm-firewall work forward add ...`.
+ */
+function actionCommand(vmName: string, ...words: string[]): Command {
+  return words.reduce((parent, word) => parent.command(word), new Command(`qvm-firewall ${vmName}`))
 }
 
 /** Parses `words` with `sub` as `configure` sets it up; errors come back as thrown, never printed. */
@@ -31,16 +40,17 @@ function parseWith<E>(sub: Command, words: readonly string[], configure: Configu
   return edit
 }
 
-const listing: Configure<never> = (sub) => {
-  sub.action(() => {})
+const listing = (what: string): Configure<never> => (sub) => {
+  sub.description(what).action(() => {})
 }
 
 function ruleActions(now: EpochSeconds): Map<string, Configure<Edit>> {
   return new Map<string, Configure<Edit>>([
-    ['list', listing],
-    ['reset', (sub, set) => sub.action(() => set(() => resetRules()))],
+    ['list', listing('print the rules (--raw: one API string a line); the default')],
+    ['reset', (sub, set) => sub.description('restore the default: one rule, action=accept').action(() => set(() => resetRules()))],
     ['add', (sub, set) => {
       sub
+        .description('append a rule, or insert it before rule N')
         .addOption(new Option('--before <n>', 'add rule before rule with given number, instead of at the end'))
         .argument('<rule...>')
         .action((words: string[], opts: { before?: string }) => {
@@ -51,6 +61,7 @@ function ruleActions(now: EpochSeconds): Map<string, Configure<Edit>> {
     }],
     ['del', (sub, set) => {
       sub
+        .description('remove rule N, or the first rule equal to RULE')
         .addOption(new Option('--rule-no <n>', 'rule number'))
         .argument('[rule...]')
         .action((words: string[], opts: { ruleNo?: string }) => {
@@ -74,26 +85,26 @@ export function parseAction(untrustedWords: readonly string[], vmName = 'VMNAME'
   const [command = 'list', ...rest] = untrustedWords
   const configure = ruleActions(nowEpoch()).get(command)
   if (configure === undefined) throw new UsageError(`invalid action '${shown(command)}' (choose from list, add, del, reset, forward)`)
-  // named as the user typed it, so that `add --help` shows `qvm-firewall work add ...`
-  return parseWith(new Command(`qvm-firewall ${vmName} ${command}`), rest, configure)
+  return parseWith(actionCommand(vmName, command), rest, configure)
 }
 
 const FORWARD_ACTIONS = new Map<string, Configure<ForwardEdit>>([
-  ['list', listing],
+  ['list', listing("print the VM's forwards; the default")],
   ['add', (sub, set) => {
     sub
-      .argument('<proto>')
-      .argument('<port>')
-      .option('--outside-port <port>')
-      .option('--from <network>')
-      .option('--iface <name>')
+      .description("open the VM's PORT on the outermost netvm's upstream side")
+      .argument('<proto>', 'tcp or udp')
+      .argument('<port>', "the VM's port")
+      .option('--outside-port <port>', 'the port on the outermost netvm (default: PORT)')
+      .option('--from <network>', 'only from NETWORK; an IPv4 one limits the forward to IPv4, an IPv6 one to IPv6')
+      .option('--iface <name>', 'only on the interface NAME')
       .action((proto: string, port: string, o: { outsidePort?: string; from?: string; iface?: string }) => {
         const forward = forwardFromOptions({ proto, port, ...o })
         set((forwards) => [...forwards, forward])
       })
   }],
   ['del', (sub, set) => {
-    sub.argument('<n>').action((n: string) => {
+    sub.description('remove forward N').argument('<n>').action((n: string) => {
       const index = parseRuleNo(n)
       set((forwards) => {
         if (index < 0 || index >= forwards.length) throw new UsageError(`forward number ${index} out of range (the VM has ${forwards.length} forwards)`)
@@ -103,10 +114,25 @@ const FORWARD_ACTIONS = new Map<string, Configure<ForwardEdit>>([
   }],
 ])
 
+/** `qvm-firewall VMNAME forward`, for its help: what it does, and its actions with their usage. */
+function forwardCommand(vmName: string): Command {
+  const forward = actionCommand(vmName, 'forward')
+    .description('port forwarding from the outside world, through every netvm on the way out')
+    .helpCommand(false)
+    .exitOverride()
+  for (const [name, configure] of FORWARD_ACTIONS) configure(forward.command(name), () => {})
+  return forward
+}
+
 /** `forward [list] | forward add PROTO PORT [--outside-port N] [--from NET] [--iface IF] | forward del N`. */
-export function parseForwardAction(untrustedWords: readonly string[]): ForwardEdit | undefined {
+export function parseForwardAction(untrustedWords: readonly string[], vmName = 'VMNAME'): ForwardEdit | undefined {
   const [command = 'list', ...rest] = untrustedWords
   const configure = FORWARD_ACTIONS.get(command)
-  if (configure === undefined) throw new UsageError(`invalid forward action '${shown(command)}' (choose from list, add, del)`)
-  return parseWith(new Command(`forward ${command}`), rest, configure)
+  if (configure === undefined) {
+    // help is the one option `forward` takes before its action
+    const forward = forwardCommand(vmName)
+    if (isHelpWord(forward, command)) forward.help()
+    throw new UsageError(`invalid forward action '${shown(command)}' (choose from list, add, del)`)
+  }
+  return parseWith(actionCommand(vmName, 'forward', command), rest, configure)
 }

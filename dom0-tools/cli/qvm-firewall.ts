@@ -1,7 +1,7 @@
 // qvm-firewall: Qubes' command, same syntax and output, on <qubes-dir>/appvms/VM/firewall.xml.
 // The entry: the program, and what each action does. Its parts: qvm-firewall-options.ts (options
 // after VMNAME), qvm-firewall-actions.ts (the action words), qvm-firewall-output.ts (what it writes).
-import { Command, type Option } from 'commander'
+import { Command } from 'commander'
 
 // the pushing code (DNS, transports) is loaded only by what pushes: listing stays quick
 const pushing = () => import('../apply/push.js')
@@ -13,9 +13,10 @@ import { nowEpoch } from '../../common/rule/model.js'
 import { loadFirewall, loadRules, modifyFirewall, modifyRules } from '../store/firewall-store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
-import { parseAction, parseForwardAction } from './qvm-firewall-actions.js'
+import { parseAction, parseForwardAction, type ForwardEdit } from './qvm-firewall-actions.js'
 import { takeTrailingOptions, type GlobalOptions } from './qvm-firewall-options.js'
-import { formatResolvedList, formatRuleList, reportOutcome } from './qvm-firewall-output.js'
+import { formatResolvedList, formatRuleList } from './qvm-firewall-output.js'
+import { pushAndReport, verbosityOptions } from './verbosity.js'
 
 export const EPILOG = `
 Rules can be given as positional arguments:
@@ -70,22 +71,19 @@ Port forwarding from the outside world (through every netvm on the way out):
   e.g. qvm-firewall work forward add tcp 443 --outside-port 8443 --from 192.0.2.0/24
 `
 
-async function qvmFirewallForward(vm: Domain, words: readonly string[], qubesDir: string, opts: GlobalOptions): Promise<void> {
-  const edit = parseForwardAction(words)
+async function qvmFirewallForward(vm: Domain, edit: ForwardEdit | undefined, qubesDir: string, opts: GlobalOptions): Promise<void> {
   if (edit === undefined) {
     process.stdout.write(formatForwardTable(loadFirewall(qubesDir, vm.name, nowEpoch()).forwards))
     return
   }
   await modifyFirewall(qubesDir, vm.name, nowEpoch, (config) => ({ ...config, forwards: edit(config.forwards) }))
-  const { applyForwards } = await pushing()
-  for (const outcome of await applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })) reportOutcome(undefined, outcome, opts)
+  await pushAndReport('qvm-firewall', undefined, opts, async () => (await pushing()).applyForwards(vm.name, { qubesDir, registry: loadRegistry(qubesDir) }))
 }
 
 // everything this netvm serves, in one replace: for an agent that (re)started
 async function qvmFirewallSync(netvmName: string, words: readonly string[], qubesDir: string, opts: GlobalOptions): Promise<void> {
   if (words.length > 0) throw new UsageError('--sync takes only the netvm name')
-  const { syncNetvm } = await pushing()
-  reportOutcome(undefined, await syncNetvm(netvmName, { qubesDir, registry: loadRegistry(qubesDir) }), opts)
+  await pushAndReport('qvm-firewall', undefined, opts, async () => (await pushing()).syncNetvm(netvmName, { qubesDir, registry: loadRegistry(qubesDir) }))
 }
 
 async function qvmFirewallList(vm: Domain, qubesDir: string, opts: GlobalOptions): Promise<void> {
@@ -102,22 +100,21 @@ async function qvmFirewallList(vm: Domain, qubesDir: string, opts: GlobalOptions
 
 // every change applies at once; the change is kept whatever the agent says
 async function qvmFirewallApply(vm: Domain, qubesDir: string, opts: GlobalOptions): Promise<void> {
-  const started = Date.now()
-  const { applyVm } = await pushing()
-  const outcome = await applyVm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })
-  if (opts.verbose && outcome !== undefined) process.stderr.write(`qvm-firewall: ${vm.name}: pushed to ${outcome.netvm}, answered in ${Date.now() - started} ms\n`)
-  reportOutcome(vm.name, outcome, opts)
+  await pushAndReport('qvm-firewall', vm.name, opts, async () => (await pushing()).applyVm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) }))
 }
 
-export async function qvmFirewall(vmName: string | undefined, untrustedWords: readonly string[], opts: GlobalOptions, options: readonly Option[] = []): Promise<void> {
+export async function qvmFirewall(vmName: string | undefined, untrustedWords: readonly string[], opts: GlobalOptions, program: Command): Promise<void> {
   if (vmName === undefined) throw new UsageError('the following arguments are required: VMNAME')
-  const words = takeTrailingOptions(untrustedWords, opts, options)
+  const words = takeTrailingOptions(untrustedWords, opts, program)
   const qubesDir = resolveQubesDir(opts)
   if (opts.sync) return qvmFirewallSync(vmName, words, qubesDir, opts)
+  // the words are read before the VM is looked up, as argparse reads them: `nosuch add --help` helps
+  const forward = words[0] === 'forward'
+  const forwardEdit = forward ? parseForwardAction(words.slice(1), vmName) : undefined
+  const edit = forward ? undefined : parseAction(words, vmName)
   const vm = loadRegistry(qubesDir).require(vmName)
   if (vm.klass === 'AdminVM') throw new UsageError(`${vm.name} has no firewall`)
-  if (words[0] === 'forward') return qvmFirewallForward(vm, words.slice(1), qubesDir, opts)
-  const edit = parseAction(words, vm.name)
+  if (forward) return qvmFirewallForward(vm, forwardEdit, qubesDir, opts)
   if (edit === undefined) {
     await qvmFirewallList(vm, qubesDir, opts)
     if (!opts.reload) return
@@ -128,19 +125,18 @@ export async function qvmFirewall(vmName: string | undefined, untrustedWords: re
 }
 
 export function buildProgram(): Command {
-  return qubesDirOption(new Command('qvm-firewall'))
+  const program = new Command('qvm-firewall')
     .description('Manage VM outgoing connections firewall')
     .option('--raw', 'output rules as raw strings, instead of nice table')
     .option('--resolved', "list: add a RESOLVED column, what each name stands for in the netvm's agent now")
     .option('-r, --reload', 'force reloading rules even when unchanged')
     .option('--sync', "push the rules of every VM using VMNAME as netvm to VMNAME's agent")
-    .option('-q, --quiet', 'no status line after a change (errors and warnings still show)')
-    .option('-v, --verbose', 'say where each change was pushed and how long the answer took')
+  return verbosityOptions(qubesDirOption(program))
     .argument('[VMNAME]', 'the qube whose firewall to show or change (with --sync: the netvm)')
     .argument('[action...]', 'list | add [--before N] RULE... | del [--rule-no N | RULE...] | reset | forward ...')
     .passThroughOptions()
     .addHelpText('after', EPILOG)
-    .action((vmName: string | undefined, words: string[], opts: GlobalOptions, command: Command) => qvmFirewall(vmName, words, opts, command.options))
+    .action((vmName: string | undefined, words: string[], opts: GlobalOptions, command: Command) => qvmFirewall(vmName, words, opts, command))
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

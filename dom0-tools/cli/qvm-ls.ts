@@ -5,8 +5,9 @@ import { type Domain } from '../registry/registry.js'
 import { loadRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
+import { verbosityOptions, type Verbosity } from './verbosity.js'
 
-interface Options {
+interface Options extends Verbosity {
   network?: boolean
   qubesDir?: string
 }
@@ -21,7 +22,7 @@ export function buildProgram(): Command {
     .description('list domains')
     .argument('[name...]', 'list only these domains')
     .option('-n, --network', 'show network addresses (NAME, IP, NETVM)')
-  return qubesDirOption(program).action((names: string[], opts: Options) => {
+  return verbosityOptions(qubesDirOption(program)).action((names: string[], opts: Options) => {
     const registry = loadRegistry(resolveQubesDir(opts))
     const domains = names.length === 0 ? registry.domains() : registry.domains().filter((d) => names.includes(d.name))
     // an unknown name is an error, as in Qubes

@@ -5,9 +5,10 @@ import { type PropertyValue } from '../registry/registry.js'
 import { loadRegistry, modifyRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
+import { verbosityOptions, type Verbosity } from './verbosity.js'
 import { changeRegistry } from '../apply/follow.js'
 
-interface Options {
+interface Options extends Verbosity {
   default?: boolean
   hideDefault?: boolean
   qubesDir?: string
@@ -32,14 +33,14 @@ export function buildProgram(): Command {
     .option('--hide-default', 'do not list properties that are set to the default value')
     .addOption(new Option('-g, --get', 'ignored; for compatibility with older scripts').hideHelp())
     .addOption(new Option('-s, --set', 'ignored; for compatibility with older scripts').hideHelp())
-  return qubesDirOption(program).action(async (name: string, property: string | undefined, value: string | undefined, opts: Options) => {
+  return verbosityOptions(qubesDirOption(program)).action(async (name: string, property: string | undefined, value: string | undefined, opts: Options) => {
     const qubesDir = resolveQubesDir(opts)
     if (opts.default) {
       if (property === undefined) throw new UsageError('--default needs a PROPERTY')
       if (value !== undefined) throw new UsageError('--default takes no VALUE')
-      await changeRegistry('qvm-prefs', qubesDir, (registry) => registry.resetProperty(name, property))
+      await changeRegistry('qvm-prefs', qubesDir, (registry) => registry.resetProperty(name, property), opts)
     } else if (value !== undefined) {
-      await changeRegistry('qvm-prefs', qubesDir, (registry) => registry.setProperty(name, property!, value))
+      await changeRegistry('qvm-prefs', qubesDir, (registry) => registry.setProperty(name, property!, value), opts)
     } else if (property !== undefined) {
       process.stdout.write(`${loadRegistry(qubesDir).property(name, property).value}\n`)
     } else {

@@ -7,9 +7,10 @@ import { UsageError } from '../../common/errors.js'
 import { loadRegistry } from '../registry/store.js'
 import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
+import { verbosityOptions, type Verbosity } from './verbosity.js'
 import { changeRegistry } from '../apply/follow.js'
 
-interface Options {
+interface Options extends Verbosity {
   force?: boolean
   qubesDir?: string
 }
@@ -31,7 +32,7 @@ export function buildProgram(): Command {
     .description('remove domains')
     .argument('<name...>', 'domains to remove')
     .option('-f, --force', 'do not prompt for confirmation')
-  return qubesDirOption(program).action(async (names: string[], opts: Options) => {
+  return verbosityOptions(qubesDirOption(program)).action(async (names: string[], opts: Options) => {
     const qubesDir = resolveQubesDir(opts)
     // what would be refused (unknown, dom0, in use) is refused before anything is asked: a dry run
     loadRegistry(qubesDir).remove(names)
@@ -40,7 +41,7 @@ export function buildProgram(): Command {
       process.exitCode = 1
       return
     }
-    await changeRegistry('qvm-remove', qubesDir, (registry) => registry.remove(names))
+    await changeRegistry('qvm-remove', qubesDir, (registry) => registry.remove(names), opts)
     // names are validated domain names by now, so each path stays inside appvms/
     for (const name of names) rmSync(join(qubesDir, 'appvms', name), { recursive: true, force: true })
   })
