@@ -60,6 +60,11 @@ export class Agent {
     return this.forwards
   }
 
+  /** Every address behind this netvm: the VMs served and /connected-ips*. */
+  downstream(): string[] {
+    return [...this.vms.keys(), ...(this.connected[4] ?? []), ...(this.connected[6] ?? [])]
+  }
+
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. */
   async replace(push: Push): Promise<ApplyResult> {
     return this.full(push)

@@ -1,17 +1,20 @@
-// qubes-firewall-agent {render|apply|init|connect|serve}: the options and subcommands; what each
+// qubes-firewall-agent {render|apply|init|connect|serve|log|hits|check}: options and subcommands; what each
 // does is in commands.ts, loaded only when one runs.
 import { Command, Option } from 'commander'
 import { runProgram } from '../common/cli/run.js'
 import type { AgentOptions } from './options.js'
 
-type Subcommand = 'render' | 'apply' | 'init' | 'connect' | 'serve'
+type Subcommand = 'render' | 'apply' | 'init' | 'connect' | 'serve' | 'log' | 'hits' | 'check'
 
-const SUBCOMMANDS: readonly [Subcommand, string][] = [
+const SUBCOMMANDS: readonly [string, string][] = [
   ['render', 'print the nft transaction (native nft syntax) that apply would load for the push on stdin'],
   ['apply', 'load the push on stdin into nftables in this network namespace'],
   ['init', 'create the base tables (if missing) and the agent chains, blocking every VM until rules come'],
   ['connect', "join stdin/stdout to the daemon's socket: the far end of dom0's exec: transports (qrexec, ssh)"],
   ['serve', "the daemon: restore the last rules, run the hooks, then take pushes on the socket (and QubesDB's, with --source qubesdb)"],
+  ['log', "the daemon's drop log: packets the VMs' rules rejected, with VM and rule number (rate-limited: 10/s per VM, burst 20)"],
+  ['hits <vm-ip>', "a VM's hit counts per rule and for its policy, with when each count last grew"],
+  ['check <vm-ip> <dest> [proto] [port]', 'which rule decides a packet from the VM to DEST (PORT, or the ICMP type for icmp), and why'],
 ]
 
 export function buildProgram(): Command {
@@ -22,17 +25,23 @@ export function buildProgram(): Command {
     .option('--state-dir <dir>', 'where the last good push is kept', '/var/lib/qubes-firewall')
     .option('--socket <path>', 'the daemon socket', '/run/qubes-firewall/agent.sock')
     .option('--force', 'create the base table even on a host that looks like neither a firewall VM nor a network namespace')
-  for (const [name, description] of SUBCOMMANDS) {
+  for (const [usage, description] of SUBCOMMANDS) {
+    const name = usage.split(' ')[0] as Subcommand
     const command = program
-      .command(name)
+      .command(usage)
       .description(description)
-      .action(async (own: Partial<AgentOptions>) => {
+      .action(async (...args: unknown[]) => {
+        // commander passes the arguments, then the command's own options
+        const own = args[args.length - 2] as Record<string, unknown>
+        const [vmIp, dest, proto, port] = args.slice(0, -2) as (string | undefined)[]
+        const positional = { ...(vmIp !== undefined && { vmIp }), ...(dest !== undefined && { dest }), ...(proto !== undefined && { proto }), ...(port !== undefined && { port }) }
         const commands = await import('./commands.js')
-        await commands[name]({ ...program.opts<AgentOptions>(), ...own })
+        await (commands[name] as (opts: object) => Promise<void>)({ ...program.opts<AgentOptions>(), ...own, ...positional })
       })
     if (name === 'serve') {
       command.addOption(new Option('--source <source>', "also take the rules Qubes' dom0 writes into this VM's QubesDB").choices(['socket', 'qubesdb']).default('socket'))
     }
+    if (name === 'log') command.option('--follow', 'go on printing drops as they come').option('--vm <ip>', "only this VM's drops")
   }
   return program
 }

@@ -1,5 +1,7 @@
 // What each qubes-firewall-agent subcommand does; cli.ts loads this only when one runs, so that
 // --help stays cheap.
+import { formatDrop, type Drop } from '../common/observe/drop.js'
+import { layoutTable } from '../common/table.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
 import { Agent, type AgentEffects } from './agent.js'
 import { realEffects } from './effects.js'
@@ -9,6 +11,7 @@ import { ordinaryHostReason } from './host-check.js'
 import { listNft } from './nft/run.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
+import { ask } from './socket-client.js'
 import { readStdin } from './stdin.js'
 
 async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
@@ -79,4 +82,45 @@ export async function serve(opts: AgentOptions): Promise<void> {
   await checkHost(opts.force)
   const { serve } = await import('./serve.js')
   await serve(opts)
+}
+
+/** An answer's error as the command's error (one line). */
+function answered(answer: Record<string, unknown>): Record<string, unknown> {
+  if (answer['ok'] !== true) throw new Error(String(answer['error'] ?? 'the agent refused'))
+  return answer
+}
+
+/** The drop log kept by the daemon; with follow, every later drop until interrupted. */
+export async function log(opts: AgentOptions & { follow?: boolean; vm?: string }): Promise<void> {
+  const print = (drop: unknown) => process.stdout.write(`${formatDrop(drop as Drop)}\n`)
+  const follow = opts.follow === true
+  const answer = answered(await ask(opts.socket, { op: 'log', follow, ...(opts.vm !== undefined && { ip: opts.vm }) }, follow ? (more) => print((more as { drop: unknown }).drop) : undefined))
+  if (answer['state'] !== 'listening') process.stderr.write(`qubes-firewall-agent: drop log ${String(answer['state'])}\n`)
+  for (const drop of answer['drops'] as unknown[]) print(drop)
+  if (follow) await new Promise<never>(() => {})
+}
+
+const age = (last: unknown, now: number) => (typeof last === 'number' ? `${Math.max(0, now - last)}s ago` : '-')
+
+/** A VM's hit counts: packets, bytes and when the count last grew, per rule and for the policy. */
+export async function hits(opts: AgentOptions & { vmIp: string }): Promise<void> {
+  const answer = answered(await ask(opts.socket, { op: 'hits', ip: opts.vmIp }))
+  const now = Math.floor(Date.now() / 1000)
+  type Row = { rule?: number; packets: number; bytes: number; last: number | null }
+  const rows = [['RULE', 'PACKETS', 'BYTES', 'LAST']]
+  for (const r of answer['rules'] as Row[]) rows.push([String(r.rule), String(r.packets), String(r.bytes), age(r.last, now)])
+  for (const key of ['policy', 'blocked']) {
+    const r = answer[key] as Row | undefined
+    if (r !== undefined) rows.push([key, String(r.packets), String(r.bytes), age(r.last, now)])
+  }
+  process.stdout.write(layoutTable(rows))
+}
+
+/** Which rule decides a packet from the VM to DEST (PROTO, PORT or ICMP type), and why. */
+export async function check(opts: AgentOptions & { vmIp: string; dest: string; proto?: string; port?: string }): Promise<void> {
+  const number = opts.port === undefined ? undefined : Number(opts.port)
+  if (number !== undefined && !/^\d{1,5}$/.test(opts.port ?? '')) throw new Error(`invalid port '${shown(opts.port ?? '')}' (expected a number 0-65535)`)
+  const l4 = opts.proto === 'icmp' ? { icmpType: number } : { port: number }
+  const answer = answered(await ask(opts.socket, { op: 'check', ip: opts.vmIp, dst: opts.dest, proto: opts.proto, ...l4 }))
+  process.stdout.write(`${String(answer['action'])}: ${String(answer['reason'])}\n`)
 }

@@ -7,13 +7,17 @@ import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
 import { Agent, type ApplyResult } from './agent.js'
 import { applyChange, removeVms, restoredPush } from './daemon/changes.js'
 import { ExpiryTimer } from './daemon/expiry.js'
+import type { Channel } from './daemon/connection.js'
 import { listen } from './daemon/listener.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
 import { serialised } from './daemon/serial.js'
 import { PersistedState, type Entries } from './daemon/state.js'
 import { status } from './daemon/status.js'
+import type { Drop } from './droplog/attribute.js'
+import { DropLog } from './droplog/drop-log.js'
 import { realEffects } from './effects.js'
 import { failureLine } from './failure-line.js'
+import { Observer } from './observe.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
 import { startQubesDbSource } from './qubesdb/daemon-source.js'
@@ -32,8 +36,15 @@ function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
 }
 
+/** What answers the read-only ops; without them (tests of the changes alone) those ops are refused. */
+export interface Observers {
+  readonly observer?: Observer
+  readonly dropLog?: DropLog
+  readonly channel?: Channel
+}
+
 /** One request line -> its answer. Changes are persisted in `state` once the agent took them. */
-export async function handleRequest(agent: Agent, state: PersistedState, untrustedLine: string): Promise<Response> {
+export async function handleRequest(agent: Agent, state: PersistedState, untrustedLine: string, observers: Observers = {}): Promise<Response> {
   try {
     const request = parseRequest(untrustedLine)
     switch (request.op) {
@@ -43,12 +54,30 @@ export async function handleRequest(agent: Agent, state: PersistedState, untrust
       case 'remove':
         return await removeVms(agent, state, request.ips)
       case 'status':
-        return status(agent)
+        return { ...status(agent), ...(observers.dropLog && { dropLog: observers.dropLog.state }) }
+      case 'hits':
+        return observers.observer ? await observers.observer.hits(request.ip) : { ok: false, error: 'hits are not kept here' }
+      case 'check':
+        return observers.observer ? observers.observer.check(request.ip, request.probe) : { ok: false, error: 'check is not answered here' }
+      case 'log':
+        return dropLogAnswer(request, observers)
     }
   } catch (err) {
     if (err instanceof RequestError) return { ok: false, error: err.message }
     throw err
   }
+}
+
+/** The drops kept; with follow, every later one as a line of its own until the client goes. */
+function dropLogAnswer(request: { ip?: string; follow: boolean }, { dropLog, channel }: Observers): Response {
+  if (dropLog === undefined) return { ok: false, error: 'no drop log here' }
+  const mine = (drop: Drop) => request.ip === undefined || drop.vm === request.ip
+  if (request.follow && channel !== undefined) {
+    channel.keepOpen()
+    const unfollow = dropLog.follow((drop) => mine(drop) && channel.send({ ok: true, drop }))
+    void channel.closed.then(unfollow)
+  }
+  return { ok: true, state: dropLog.state, drops: dropLog.recent(request.ip) }
 }
 
 /** Type=notify: systemd-notify, run as our child (the unit has NotifyAccess=all). */
@@ -93,11 +122,19 @@ async function runFirewallHooks(opts: AgentOptions): Promise<void> {
 }
 
 export async function serve(opts: AgentOptions): Promise<void> {
-  const agent = new Agent(realEffects(opts.resolvConf, { nftSession: true }))
+  const fx = realEffects(opts.resolvConf, { nftSession: true })
+  const agent = new Agent(fx)
   const state = new PersistedState(opts.stateDir)
+  const observer = new Observer(agent, fx)
+  const dropLog = new DropLog({
+    vms: () => agent.loadedVms(),
+    context: () => ({ now: fx.now(), nameservers: fx.nameservers() }),
+    log,
+  })
   const exclusive = serialised()
   await restore(agent, state)
   await runFirewallHooks(opts)
+  dropLog.start()
 
   // QubesDB's watch starts once the persisted rules are in force and the hooks ran, as in Qubes
   const qubesDb = opts.source === 'qubesdb' ? startQubesDbSource(agent, state, exclusive, log) : undefined
@@ -111,9 +148,9 @@ export async function serve(opts: AgentOptions): Promise<void> {
       if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
     }, CLEANUP_WHEN_IDLE_MS)
   }
-  const listener = await listen(opts.socket, async (line) => {
+  const listener = await listen(opts.socket, async (line, channel) => {
     clearTimeout(cleanupTimer)
-    const response = await exclusive(() => handleRequest(agent, state, line))
+    const response = await exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel }))
     expiry.schedule()
     // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
     cleanUpWhenIdle()
@@ -127,6 +164,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
     const stop = () => {
       expiry.stop()
       qubesDb?.stop()
+      dropLog.stop()
       clearTimeout(cleanupTimer)
       listener.close()
       resolve()

@@ -9,6 +9,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v python3 >/dev/null || missing+=(python3)
 command -v curl >/dev/null || missing+=(curl)
+# the agent reads its drop log (NFLOG) through tcpdump
+command -v tcpdump >/dev/null || missing+=(tcpdump)
 # the template packages: npm run package builds the .rpm with it (test/package-deb.ts)
 command -v rpmbuild >/dev/null || missing+=(rpm)
 if [ ${#missing[@]} -gt 0 ]; then

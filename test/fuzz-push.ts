@@ -422,9 +422,12 @@ const KEYWORDS = new Set([
   'interval', 'meta', 'iifname', 'oifname', 'l4proto', 'time', 'iif', 'oif', 'tcp', 'udp', 'icmp', 'icmpv6', 'ipv6-icmp', 'saddr',
   'daddr', 'dport', 'ct', 'state', 'direction', 'status', 'established', 'related', 'invalid', 'reply', 'original', 'dnat', 'to', 'fib',
   'exists', 'missing', 'local', 'counter', 'reject', 'with', 'reset', 'admin-prohibited', 'vmap', 'masquerade', 'comment',
+  // the drop log: its rate per source and its NFLOG rule in qf-reject
+  'qf-log-rate', '@qf-log-rate', 'dynamic', 'timeout', 'size', '60s', 'update', 'limit', 'rate', '10/second', 'burst', 'packets', 'log',
+  'prefix', 'group',
 ])
 /** Quoted words other than comments: the interface names the renderer matches. */
-const QUOTED = new Set(['"vif*"', '"lo"'])
+const QUOTED = new Set(['"vif*"', '"lo"', '"qf-drop"'])
 const FIXED_COMMENTS = ['qubes-firewall-agent', 'source is no known VM']
 const V4_CANONICAL = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$/
 /** Ports, ICMP types, times: decimal, no leading zero, within 64-bit nanoseconds of time. */

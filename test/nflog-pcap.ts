@@ -234,7 +234,8 @@ const refused: [what: string, stream: Buffer, message: string][] = [
   ['big endian, link type 113', globalHeader({ le: false, linkType: 113 }), "tcpdump's output is not an NFLOG capture (link type 113)"],
   ['pcapng', Buffer.concat([Buffer.from('0a0d0d0a', 'hex'), Buffer.alloc(20)]), "tcpdump's output is not a pcap stream (magic 0x0a0d0d0a)"],
   ['incl_len over 262144', Buffer.concat([globalHeader({ snaplen: 1 << 30 }), u32(0), u32(0), u32(262145), u32(262145)]), "tcpdump's output is corrupt: a record of 262145 bytes (at most 262144)"],
-  ['incl_len over the snaplen', Buffer.concat([globalHeader({ snaplen: 96 }), u32(0), u32(0), u32(97), u32(97)]), "tcpdump's output is corrupt: a record of 97 bytes (at most 96)"],
+  // the real capture of a 128-byte snaplen had records of 176 bytes: the TLVs come on top
+  ['incl_len over the snaplen and its TLVs', Buffer.concat([globalHeader({ snaplen: 96 }), u32(0), u32(0), u32(4193), u32(4193)]), "tcpdump's output is corrupt: a record of 4193 bytes (at most 4192)"],
   ['garbage as incl_len, big endian', Buffer.concat([globalHeader({ le: false }), u32(0), u32(0), u32(0xffffffff), u32(1)]), "tcpdump's output is corrupt: a record of 4294967295 bytes (at most 262144)"],
 ]
 

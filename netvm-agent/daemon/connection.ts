@@ -7,11 +7,22 @@ import type { Response } from './protocol.js'
 /** Answers a client has not read yet: past this it is not reading at all, and is let go. */
 export const MAX_UNREAD_ANSWERS_BYTES = 16 * 1024 * 1024
 
-export function serveConnection(socket: Socket, handle: (line: string) => Promise<Response>, maxLine: number): void {
+/** What a request's handler may do beyond its one answer (the drop log's --follow). */
+export interface Channel {
+  /** One more line, after every answer queued before it. */
+  send(response: Response): void
+  /** The connection stays open after the client ends its side, until it closes. */
+  keepOpen(): void
+  /** Resolves once the connection is gone. */
+  readonly closed: Promise<void>
+}
+
+export function serveConnection(socket: Socket, handle: (line: string, channel: Channel) => Promise<Response>, maxLine: number): void {
   let parts: Buffer[] = []
   let length = 0
   let skipping = false
   let queue = Promise.resolve()
+  let held = false
   const answer = (response: () => Promise<Response> | Response) => {
     queue = queue.then(async () => {
       const r = await Promise.resolve()
@@ -21,6 +32,13 @@ export function serveConnection(socket: Socket, handle: (line: string) => Promis
       socket.write(JSON.stringify(r) + '\n')
       if (socket.writableLength > MAX_UNREAD_ANSWERS_BYTES) socket.destroy()
     })
+  }
+  const channel: Channel = {
+    send: (response) => answer(() => response),
+    keepOpen: () => {
+      held = true
+    },
+    closed: new Promise((resolve) => socket.once('close', () => resolve())),
   }
   socket.on('data', (chunk: Buffer) => {
     let start = 0
@@ -37,7 +55,7 @@ export function serveConnection(socket: Socket, handle: (line: string) => Promis
       length = 0
       // every line gets its answer, an empty one too: a client counting answers never waits forever
       if (line.trim() === '') answer(() => ({ ok: false, error: 'empty request' }))
-      else answer(() => handle(line))
+      else answer(() => handle(line, channel))
     }
     if (skipping || start >= chunk.length) return
     parts.push(chunk.subarray(start))
@@ -51,5 +69,5 @@ export function serveConnection(socket: Socket, handle: (line: string) => Promis
   })
   socket.on('error', () => socket.destroy())
   // a client that is done sending still gets every answer before the connection closes
-  socket.on('end', () => void queue.then(() => socket.end()))
+  socket.on('end', () => void queue.then(() => held || socket.end()))
 }

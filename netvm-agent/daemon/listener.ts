@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname } from 'node:path'
-import { serveConnection } from './connection.js'
+import { serveConnection, type Channel } from './connection.js'
 import type { Response } from './protocol.js'
 
 const MAX_LINE = 64 * 1024 * 1024
@@ -14,7 +14,7 @@ export interface Listener {
   close(): void
 }
 
-export async function listen(socketPath: string, handle: (line: string) => Promise<Response>): Promise<Listener> {
+export async function listen(socketPath: string, handle: (line: string, channel: Channel) => Promise<Response>): Promise<Listener> {
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 })
   rmSync(socketPath, { force: true })
   let connections = 0

@@ -53,7 +53,8 @@ function parseGlobalHeader(header: Buffer): Format {
   const linkType = u32(20)
   if (linkType !== LINKTYPE_NFLOG) throw new NflogPcapError(`tcpdump's output is not an NFLOG capture (link type ${linkType})`)
   const snaplen = u32(16)
-  return { le, nano, maxRecord: snaplen > 0 ? Math.min(snaplen, MAX_RECORD) : MAX_RECORD }
+  // NFLOG's snaplen bounds the packet copied, not its TLVs around it: a record may exceed it
+  return { le, nano, maxRecord: snaplen > 0 ? Math.min(snaplen + 4096, MAX_RECORD) : MAX_RECORD }
 }
 
 const address = (p: Buffer, at: number, size: number) => ipaddr.fromByteArray([...p.subarray(at, at + size)]).toString()

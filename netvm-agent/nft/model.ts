@@ -31,7 +31,10 @@ export interface SetObj {
   table: string
   name: string
   type: 'ipv4_addr' | 'ipv6_addr'
-  flags?: 'interval'[]
+  flags?: ('interval' | 'dynamic' | 'timeout')[]
+  /** A set the rules fill (update @set): its bound, and how long an element lives (seconds). */
+  size?: number
+  timeout?: number
 }
 
 export type Verdict =
@@ -72,7 +75,17 @@ export type Statement =
   | { vmap: { key: Selector; data: string } }
   | { masquerade: null }
   | { dnat: { addr: string; port?: number; family?: NftFamily } }
+  /** `update @set { key limit rate R/second burst B packets }`: matches while the key is under its rate. */
+  | { set: { op: 'update'; elem: Selector; set: string; stmt: [{ limit: Limit }] } }
+  | { log: { prefix: string; group: number } }
   | Verdict
+
+export interface Limit {
+  rate: number
+  per: 'second'
+  burst: number
+  burst_unit: 'packets'
+}
 
 export interface RuleObj {
   family: NftFamily

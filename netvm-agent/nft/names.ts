@@ -17,3 +17,13 @@ export const INBOUND_CHAIN = 'qf-inbound'
 export type MapName = typeof VM_MAP | typeof VM_OVERLAY_MAP
 
 export const nftFamily = (family: Family): NftFamily => (family === 4 ? 'ip' : 'ip6')
+
+/**
+ * The drop log: qf-reject hands every packet it rejects to NFLOG group DROP_LOG_GROUP, at most
+ * DROP_LOG_RATE a second per source (burst DROP_LOG_BURST), counted per source in LOG_RATE_SET.
+ */
+export const LOG_RATE_SET = 'qf-log-rate'
+export const DROP_LOG_GROUP = 11
+export const DROP_LOG_PREFIX = 'qf-drop'
+export const DROP_LOG_RATE = 10
+export const DROP_LOG_BURST = 20

@@ -154,6 +154,14 @@ function dnatText(dnat: { addr: string; port?: number; family?: NftFamily }, tab
   return `dnat ${dnat.family === undefined ? '' : `${family} `}to ${target}`
 }
 
+function setUpdateText(update: Extract<Statement, { set: unknown }>['set']): string {
+  const { op, elem, set, stmt } = update
+  const [{ limit }] = stmt
+  if (op !== 'update' || stmt.length !== 1 || limit.per !== 'second' || limit.burst_unit !== 'packets') refuse('set update', update)
+  const rate = `limit rate ${integer('rate', 1, 2 ** 32 - 1, limit.rate)}/second burst ${integer('burst', 0, 2 ** 32 - 1, limit.burst)} packets`
+  return `update @${name(set.startsWith('@') ? set.slice(1) : refuse('set reference', set))} { ${selectorText(elem)} ${rate} }`
+}
+
 function statementText(statement: Statement, family: NftFamily): string {
   if ('match' in statement) {
     const { op, left, right } = statement.match
@@ -173,6 +181,11 @@ function statementText(statement: Statement, family: NftFamily): string {
     return `reject with ${keyword('reject type', ['icmp', 'icmpv6', 'icmpx'], type)} ${keyword('reject code', ['admin-prohibited', 'port-unreachable'], expr)}`
   }
   if ('dnat' in statement) return dnatText(statement.dnat, family)
+  if ('set' in statement) return setUpdateText(statement.set)
+  if ('log' in statement) {
+    const { prefix, group } = statement.log
+    return `log prefix ${nftComment(prefix)} group ${integer('log group', 0, 65535, group)}`
+  }
   return verdictText(statement) ?? refuse('statement', statement)
 }
 
@@ -195,8 +208,10 @@ function setText(obj: SetObj | MapObj, withBody: boolean): string {
   if (!withBody) return `${kind} ${spec(obj)}`
   const type = keyword('set type', ['ipv4_addr', 'ipv6_addr'], obj.type)
   if ('map' in obj) return `map ${spec(obj)} { type ${type} : ${keyword('map data', ['verdict'], obj.map)} ; }`
-  const flags = obj.flags === undefined || obj.flags.length === 0 ? '' : ` flags ${obj.flags.map((f) => keyword('set flag', ['interval'], f)).join(',')} ;`
-  return `set ${spec(obj)} { type ${type} ;${flags} }`
+  const flags = obj.flags === undefined || obj.flags.length === 0 ? '' : ` flags ${obj.flags.map((f) => keyword('set flag', ['interval', 'dynamic', 'timeout'], f)).join(',')} ;`
+  const size = obj.size === undefined ? '' : ` size ${integer('set size', 1, 2 ** 32 - 1, obj.size)} ;`
+  const timeout = obj.timeout === undefined ? '' : ` timeout ${integer('set timeout', 1, 2 ** 31, obj.timeout)}s ;`
+  return `set ${spec(obj)} { type ${type} ;${flags}${size}${timeout} }`
 }
 
 function elementText(element: ElementObj): string {

@@ -1,13 +1,14 @@
-// The chains, maps and set the agent owns in one family, emptied and refilled at a full apply:
+// The chains, maps and sets the agent owns in one family, emptied and refilled at a full apply:
 // the dispatch (custom-forward -> qf-forward -> vmap by source -> qf-vm-<ip>), the reject chain,
-// anti-spoofing and the connected VMs' addresses. The VMs' own chains are render.ts's.
+// anti-spoofing and the connected VMs' addresses, the drop log's rate per source. The VMs' own chains are render.ts's.
 import { chain, rule } from './base.js'
 import {
   DOWNSTREAM, OWNER_COMMENT, TABLE, counter, ctDirection, ctState, eq, goto, jump, meta, ne, rejectAdminProhibited, ret, saddr,
 } from './expr.js'
 import type { Command, MapObj, NftFamily, RuleObj, SetObj, Statement } from './model.js'
 import {
-  ANTISPOOF_CHAIN, CONNECTED_SET, DNAT_CHAIN, FORWARD_CHAIN, INBOUND_CHAIN, REJECT_CHAIN, VM_MAP, VM_OVERLAY_MAP,
+  ANTISPOOF_CHAIN, CONNECTED_SET, DNAT_CHAIN, DROP_LOG_BURST, DROP_LOG_GROUP, DROP_LOG_PREFIX, DROP_LOG_RATE, FORWARD_CHAIN, INBOUND_CHAIN,
+  LOG_RATE_SET, REJECT_CHAIN, VM_MAP, VM_OVERLAY_MAP,
 } from './names.js'
 
 const vmMap = (family: NftFamily): MapObj => ({
@@ -15,6 +16,10 @@ const vmMap = (family: NftFamily): MapObj => ({
 })
 const connectedSet = (family: NftFamily): SetObj => ({
   family, table: TABLE, name: CONNECTED_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr',
+})
+/** One element per source seen rejecting lately: 65535 sources at most, each forgotten after a minute. */
+const logRateSet = (family: NftFamily): SetObj => ({
+  family, table: TABLE, name: LOG_RATE_SET, type: family === 'ip' ? 'ipv4_addr' : 'ipv6_addr', flags: ['dynamic', 'timeout'], size: 65535, timeout: 60,
 })
 const antispoofChain = (family: NftFamily) => chain(family, ANTISPOOF_CHAIN, { type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' })
 
@@ -39,6 +44,7 @@ function ownedObjects(family: NftFamily): Command[] {
     { add: { map: overlay } },
     { flush: { map: overlay } },
     { add: { set: connectedSet(family) } },
+    { add: { set: logRateSet(family) } },
   ]
 }
 
@@ -56,6 +62,11 @@ function dispatchRules(family: NftFamily): Command[] {
     add(FORWARD_CHAIN, [{ vmap: { key: saddr(family), data: `@${VM_OVERLAY_MAP}` } }]),
     add(FORWARD_CHAIN, [{ vmap: { key: saddr(family), data: `@${VM_MAP}` } }]),
     add(FORWARD_CHAIN, [counter, goto(REJECT_CHAIN)], 'source is no known VM'),
+    // the drop log: what is rejected goes to NFLOG too, within the source's rate (over it: rejected, unlogged)
+    add(REJECT_CHAIN, [
+      { set: { op: 'update', elem: saddr(family), set: `@${LOG_RATE_SET}`, stmt: [{ limit: { rate: DROP_LOG_RATE, per: 'second', burst: DROP_LOG_BURST, burst_unit: 'packets' } }] } },
+      { log: { prefix: DROP_LOG_PREFIX, group: DROP_LOG_GROUP } },
+    ]),
     // a connection the new rules no longer allow is cut at its next packet
     add(REJECT_CHAIN, [eq(meta('l4proto'), 'tcp'), ctState(['established']), { reject: { type: 'tcp reset' } }]),
     add(REJECT_CHAIN, [rejectAdminProhibited(family)]),

@@ -6,7 +6,7 @@
  */
 'use strict'
 exports[`test/nft-render.ts > TAP > fail-closed.json > what it loads beyond the skeleton 1`] = `
-@@ after skeleton line 99: flush chain ip6 qubes qf-inbound
+@@ after skeleton line 103: flush chain ip6 qubes qf-inbound
 + add chain ip qubes qf-vm-10-137-0-5-g0
 + add rule ip qubes qf-vm-10-137-0-5-g0 counter goto qf-reject comment "vm 10.137.0.5 blocked: rules did not parse"
 + add element ip qubes qf-vms { 10.137.0.5 : goto qf-vm-10-137-0-5-g0 }
@@ -46,10 +46,10 @@ Object {
 `
 
 exports[`test/nft-render.ts > TAP > forwards.json > what it loads beyond the skeleton 1`] = `
-@@ after skeleton line 49: flush chain ip qubes qf-inbound
+@@ after skeleton line 51: flush chain ip qubes qf-inbound
 + add rule ip qubes qf-dnat meta iifname == "eth0" meta iifname != "vif*" ip saddr == 192.0.2.0/24 fib daddr type == local meta l4proto == tcp tcp dport == 8443 counter dnat to 10.137.0.2:443 comment "forward 0000"
 + add rule ip qubes qf-inbound meta iifname != "vif*" meta oifname == "vif*" ip saddr == 192.0.2.0/24 ip daddr == 10.137.0.2 meta l4proto == tcp tcp dport == 443 ct status dnat counter accept comment "forward 0000"
-@@ after skeleton line 99: flush chain ip6 qubes qf-inbound
+@@ after skeleton line 103: flush chain ip6 qubes qf-inbound
 + add rule ip6 qubes qf-dnat meta iifname != "vif*" fib daddr type == local meta l4proto == udp udp dport == 5353 counter dnat to [fd09:24ef:4179::a89:2]:53 comment "forward 0001"
 + add rule ip6 qubes qf-inbound meta iifname != "vif*" meta oifname == "vif*" ip6 daddr == fd09:24ef:4179::a89:2 meta l4proto == udp udp dport == 53 ct status dnat counter accept comment "forward 0001"
 + add chain ip qubes qf-vm-10-137-0-2-g0
@@ -76,17 +76,17 @@ Object {
 `
 
 exports[`test/nft-render.ts > TAP > mixed.json > what it loads beyond the skeleton 1`] = `
-@@ after skeleton line 45: add rule ip qubes qf-antispoof meta iifname == "vif*" fib saddr . iif oif == missing counter drop
+@@ after skeleton line 47: add rule ip qubes qf-antispoof meta iifname == "vif*" fib saddr . iif oif == missing counter drop
 + flush set ip qubes qf-connected
 + add element ip qubes qf-connected { 10.137.0.5 }
 + add rule ip qubes qf-antispoof meta iifname == "vif*" ip saddr != @qf-connected counter drop
 + add rule ip qubes qf-antispoof meta iifname != "vif*" ip saddr == @qf-connected counter drop
-@@ after skeleton line 95: add rule ip6 qubes qf-antispoof meta iifname == "vif*" fib saddr . iif oif == missing counter drop
+@@ after skeleton line 99: add rule ip6 qubes qf-antispoof meta iifname == "vif*" fib saddr . iif oif == missing counter drop
 + flush set ip6 qubes qf-connected
 + add element ip6 qubes qf-connected { fd09:24ef:4179::a89:5 }
 + add rule ip6 qubes qf-antispoof meta iifname == "vif*" ip6 saddr != @qf-connected counter drop
 + add rule ip6 qubes qf-antispoof meta iifname != "vif*" ip6 saddr == @qf-connected counter drop
-@@ after skeleton line 99: flush chain ip6 qubes qf-inbound
+@@ after skeleton line 103: flush chain ip6 qubes qf-inbound
 + add chain ip qubes qf-vm-10-137-0-5-g0
 + add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == tcp ip daddr == 192.0.2.0/24 tcp dport == 443 counter return comment "vm 10.137.0.5 rule 0"
 + add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == tcp ip daddr == { 192.0.2.10 } tcp dport == 80-90 counter return comment "vm 10.137.0.5 rule 1"
@@ -160,6 +160,7 @@ flush map ip qubes qf-vms
 add map ip qubes qf-vms-update { type ipv4_addr : verdict ; }
 flush map ip qubes qf-vms-update
 add set ip qubes qf-connected { type ipv4_addr ; }
+add set ip qubes qf-log-rate { type ipv4_addr ; flags dynamic,timeout ; size 65535 ; timeout 60s ; }
 add rule ip qubes qf-forward jump qf-inbound
 add rule ip qubes qf-forward meta iifname != "vif*" return
 add rule ip qubes qf-forward meta oifname == "vif*" return
@@ -167,6 +168,7 @@ add rule ip qubes qf-forward ct direction == reply return
 add rule ip qubes qf-forward ip saddr vmap @qf-vms-update
 add rule ip qubes qf-forward ip saddr vmap @qf-vms
 add rule ip qubes qf-forward counter goto qf-reject comment "source is no known VM"
+add rule ip qubes qf-reject update @qf-log-rate { ip saddr limit rate 10/second burst 20 packets } log prefix "qf-drop" group 11
 add rule ip qubes qf-reject meta l4proto == tcp ct state established reject with tcp reset
 add rule ip qubes qf-reject reject with icmp admin-prohibited
 add rule ip qubes qf-antispoof meta iifname == "vif*" fib saddr . iif oif == missing counter drop
@@ -209,6 +211,7 @@ flush map ip6 qubes qf-vms
 add map ip6 qubes qf-vms-update { type ipv6_addr : verdict ; }
 flush map ip6 qubes qf-vms-update
 add set ip6 qubes qf-connected { type ipv6_addr ; }
+add set ip6 qubes qf-log-rate { type ipv6_addr ; flags dynamic,timeout ; size 65535 ; timeout 60s ; }
 add rule ip6 qubes qf-forward jump qf-inbound
 add rule ip6 qubes qf-forward meta iifname != "vif*" return
 add rule ip6 qubes qf-forward meta oifname == "vif*" return
@@ -216,6 +219,7 @@ add rule ip6 qubes qf-forward ct direction == reply return
 add rule ip6 qubes qf-forward ip6 saddr vmap @qf-vms-update
 add rule ip6 qubes qf-forward ip6 saddr vmap @qf-vms
 add rule ip6 qubes qf-forward counter goto qf-reject comment "source is no known VM"
+add rule ip6 qubes qf-reject update @qf-log-rate { ip6 saddr limit rate 10/second burst 20 packets } log prefix "qf-drop" group 11
 add rule ip6 qubes qf-reject meta l4proto == tcp ct state established reject with tcp reset
 add rule ip6 qubes qf-reject reject with icmpv6 admin-prohibited
 add rule ip6 qubes qf-antispoof meta iifname == "vif*" ip6 saddr == { fe80::/10, :: } return

@@ -36,8 +36,7 @@ if (lab) {
   hook(join(lab.rwDir, 'qubes-firewall-user-script'), 'user-script')
   const env = { QUBES_FIREWALL_SYSTEM_HOOKS: systemDir }
   const hookLines = () => (existsSync(hookLog) ? readFileSync(hookLog, 'utf8').trim().split('\n') : [])
-  /** The ruleset without counter values (stray packets may count). */
-  const ruleset = async () => (await lab.nft('list', 'ruleset')).stdout.replace(/counter packets \d+ bytes \d+/g, 'counter')
+  const ruleset = () => lab.rulesetShape()
   /** What is persisted: the snapshot and the journal of changes since. */
   const persisted = () => ['state.json', 'journal.jsonl'].map((f) => (existsSync(join(lab.stateDir, f)) ? readFileSync(join(lab.stateDir, f), 'utf8') : '')).join('\n--\n')
 

@@ -55,12 +55,11 @@ if (lab) {
   }
 
   await t.test('a push malformed as a whole changes nothing', async (t) => {
-    const before = await lab.nft('-j', 'list', 'ruleset')
+    const before = await lab.rulesetShape()
     const r = await lab.agent('apply', { ...good, '/connected-ips': `${VM_A} not-an-address` })
     t.not(r.exitCode, 0, 'apply exits non-zero')
     t.match(r.stderr, /connected-ips/, 'the error names the key')
-    const after = await lab.nft('-j', 'list', 'ruleset')
-    t.equal(after.stdout, before.stdout, 'the ruleset is byte-identical')
+    t.equal(await lab.rulesetShape(), before, 'the ruleset is unchanged (what traffic counts aside)')
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed' })
   })
 }

@@ -316,6 +316,12 @@ export class Lab {
     return this.exec(this.ns.fw, 'nft', args)
   }
 
+  /** The ruleset without what traffic changes: counter values, and the drop log's per-source rate elements (they expire). */
+  async rulesetShape(): Promise<string> {
+    const text = (await this.nft('list', 'ruleset')).stdout
+    return text.replace(/counter packets \d+ bytes \d+/g, 'counter').replace(/(set qf-log-rate \{[^}]*?)\n\s*elements = \{[^}]*\}/g, '$1')
+  }
+
   /** Probes targets from a VM, in parallel: target -> result (and how long it took). */
   async probe(vm: Vm | 'fw', targets: readonly string[], opts: { timeoutMs?: number; bind?: string; payload?: string } = {}): Promise<Record<string, Probed>> {
     const args = [join(BIN, 'probe.mjs'), '--timeout', String(opts.timeoutMs ?? PROBE_TIMEOUT_MS)]

@@ -20,8 +20,17 @@ const VM_C = '10.137.0.7'
 const VM_D = '10.137.0.8'
 const NAMESERVERS = { 4: ['10.139.1.1', '10.139.1.2'], 6: ['fd09:24ef:4179::a8b:1'] }
 
-/** The agent's former serialiser, libnftables JSON: the reference the text must match. */
-const asJson = (commands: readonly Command[]) => `{"nftables":[\n${commands.map((c) => JSON.stringify(c)).join(',\n')}\n]}\n`
+/**
+ * The agent's former serialiser, libnftables JSON: the reference the text must match. nft 1.0.6's
+ * JSON knows no `dynamic` set flag (its `update @set` statement sets it), so a set with it is added
+ * without it, and only where it does not exist yet (re-adding it without the flag is refused).
+ */
+function asJson(commands: readonly Command[], existingSets: ReadonlySet<string>): string {
+  const dynamic = (c: Command) => 'add' in c && 'set' in c.add && c.add.set.flags?.includes('dynamic') === true
+  const kept = commands.filter((c) => !(dynamic(c) && 'add' in c && 'set' in c.add && existingSets.has(`${c.add.set.family} ${c.add.set.name}`)))
+  const withoutDynamic = (key: string, value: unknown) => (key === 'flags' && Array.isArray(value) ? value.filter((f) => f !== 'dynamic') : value)
+  return `{"nftables":[\n${kept.map((c) => JSON.stringify(c, withoutDynamic)).join(',\n')}\n]}\n`
+}
 
 /** Every kind of rule, both families, names resolved and not, a VM that fails, forwards, connected IPs. */
 function richEntries(): Entries {
@@ -170,7 +179,8 @@ function namespaces(lab: Lab) {
     /** Loads the commands into both namespaces; both listings must be the same. */
     compare: async (t: Test, what: string, commands: readonly Command[]) => {
       const file = join(lab.dir, `transaction-${count++}`)
-      writeFileSync(`${file}.json`, asJson(commands))
+      const sets = JSON.parse(await nft(json, '-j', 'list', 'sets')) as { nftables: { set?: { family: string; name: string } }[] }
+      writeFileSync(`${file}.json`, asJson(commands, new Set(sets.nftables.flatMap((i) => (i.set ? [`${i.set.family} ${i.set.name}`] : [])))))
       writeFileSync(`${file}.nft`, serialise(commands))
       await nft(json, '-j', '-f', `${file}.json`)
       await nft(text, '-f', `${file}.nft`)

@@ -1,0 +1,92 @@
+// The drop log's reader: `tcpdump -i nflog:GROUP -w -` run in the agent's network namespace (NFLOG
+// works in any namespace; the kernel's printk log is not visible from one), its pcap stream parsed,
+// each drop attributed and kept: the last MAX_KEPT for `log`, and handed to followers as it comes.
+// A reader that dies is restarted after RESTART_MS; without tcpdump the log says so, nothing else stops.
+import { spawn } from 'node:child_process'
+import { DROP_LOG_GROUP, DROP_LOG_PREFIX } from '../nft/names.js'
+import { attribute, type AttributionContext, type Drop } from './attribute.js'
+import { NflogPcapReader } from './nflog-pcap.js'
+import type { LoadedVm } from '../plan.js'
+
+const MAX_KEPT = 1000
+const RESTART_MS = 1000
+
+export type DropLogState = 'starting' | 'listening' | `unavailable: ${string}`
+
+export interface DropLogSources {
+  vms: () => ReadonlyMap<string, LoadedVm>
+  context: () => AttributionContext
+  log: (message: string) => void
+  /** The reader's command (tests and other tools may differ). */
+  command?: readonly [string, ...string[]]
+}
+
+export class DropLog {
+  private readonly kept: Drop[] = []
+  private readonly followers = new Set<(drop: Drop) => void>()
+  private child: ReturnType<typeof spawn> | undefined
+  private stopped = false
+  state: DropLogState = 'starting'
+
+  constructor(private readonly sources: DropLogSources) {}
+
+  start(): void {
+    const [file, ...args] = this.sources.command ?? // no -s: tcpdump 4.99 / libpcap 1.10 with a small snaplen corrupts every few NFLOG records
+      ['tcpdump', '-i', `nflog:${DROP_LOG_GROUP}`, '-U', '-n', '-w', '-']
+    const reader = new NflogPcapReader()
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = child
+    let cannotRun = false
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      cannotRun = true
+      this.setState(`unavailable: ${err.code === 'ENOENT' ? `${file} not found` : (err.code ?? err.message)}`)
+    })
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+      if (text.includes('listening on')) this.setState('listening')
+    })
+    child.stdout?.on('data', (chunk: Buffer) => {
+      try {
+        for (const record of reader.push(chunk)) if (record.prefix === DROP_LOG_PREFIX) this.take(record)
+      } catch (err) {
+        this.sources.log(`drop log: ${(err as Error).message}`)
+        child.kill()
+      }
+    })
+    child.on('close', (code) => {
+      // a reader that cannot run at all is not retried every second
+      if (this.stopped || cannotRun) return
+      if (!this.state.startsWith('unavailable')) this.setState(`unavailable: reader exited (${code ?? 'signal'}), restarting`)
+      setTimeout(() => this.stopped || this.start(), RESTART_MS).unref()
+    })
+  }
+
+  stop(): void {
+    this.stopped = true
+    this.child?.kill()
+    this.followers.clear()
+  }
+
+  /** The drops kept, oldest first, of one VM or all. */
+  recent(vm?: string): Drop[] {
+    return vm === undefined ? [...this.kept] : this.kept.filter((d) => d.vm === vm)
+  }
+
+  /** Calls `onDrop` with every drop from now on, until the returned function is called. */
+  follow(onDrop: (drop: Drop) => void): () => void {
+    this.followers.add(onDrop)
+    return () => this.followers.delete(onDrop)
+  }
+
+  private setState(state: DropLogState): void {
+    if (state === this.state) return
+    this.state = state
+    this.sources.log(`drop log: ${state}`)
+  }
+
+  private take(record: Parameters<typeof attribute>[0]): void {
+    const drop = attribute(record, this.sources.vms(), this.sources.context())
+    this.kept.push(drop)
+    if (this.kept.length > MAX_KEPT) this.kept.shift()
+    for (const follower of this.followers) follower(drop)
+  }
+}
