@@ -121,6 +121,18 @@ async function runFirewallHooks(opts: AgentOptions): Promise<void> {
   )
 }
 
+/** Runs `work` once nothing was busy for `ms`: each busy() puts it off, each quiet() starts the wait again. */
+function whenIdle(ms: number, work: () => void): { busy(): void; quiet(): void } {
+  let timer: NodeJS.Timeout | undefined
+  return {
+    busy: () => clearTimeout(timer),
+    quiet: () => {
+      clearTimeout(timer)
+      timer = setTimeout(work, ms)
+    },
+  }
+}
+
 export async function serve(opts: AgentOptions): Promise<void> {
   const fx = realEffects(opts.resolvConf, { nftSession: true })
   const agent = new Agent(fx)
@@ -140,20 +152,16 @@ export async function serve(opts: AgentOptions): Promise<void> {
   const qubesDb = opts.source === 'qubesdb' ? startQubesDbSource(agent, state, exclusive, log) : undefined
   const expiry = new ExpiryTimer(() => agent.loadedVms().values(), () => exclusive(() => agent.reapply()))
   expiry.schedule()
-  let cleanupTimer: NodeJS.Timeout | undefined
-  const cleanUpWhenIdle = () => {
-    clearTimeout(cleanupTimer)
-    cleanupTimer = setTimeout(() => {
-      if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
-      if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
-    }, CLEANUP_WHEN_IDLE_MS)
-  }
+  const idle = whenIdle(CLEANUP_WHEN_IDLE_MS, () => {
+    if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
+    if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
+  })
   const listener = await listen(opts.socket, async (line, channel) => {
-    clearTimeout(cleanupTimer)
+    idle.busy()
     const response = await exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel }))
     expiry.schedule()
     // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
-    cleanUpWhenIdle()
+    idle.quiet()
     return response
   })
   log(`listening on ${opts.socket}`)
@@ -165,7 +173,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
       expiry.stop()
       qubesDb?.stop()
       dropLog.stop()
-      clearTimeout(cleanupTimer)
+      idle.busy()
       listener.close()
       resolve()
     }

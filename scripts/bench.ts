@@ -1,6 +1,7 @@
 // npm run bench: the agent as dom0 uses it, through the daemon's socket, in one run. For each
 // number of VMs: a full load (replace) and one-VM updates sent back to back, each answered, against
 // the floor of a plain `nft -f` of the same ruleset. Runs itself inside private network namespaces.
+// (One file over 250 lines: it runs itself again inside its namespaces, so its parts stay together.)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'

@@ -17,12 +17,9 @@ export interface Channel {
   readonly closed: Promise<void>
 }
 
-export function serveConnection(socket: Socket, handle: (line: string, channel: Channel) => Promise<Response>, maxLine: number): void {
-  let parts: Buffer[] = []
-  let length = 0
-  let skipping = false
+/** Answers written in the order asked, each once its work settles; a client that does not read is let go. */
+function orderedAnswers(socket: Socket): { answer: (response: () => Promise<Response> | Response) => void; written: () => Promise<void> } {
   let queue = Promise.resolve()
-  let held = false
   const answer = (response: () => Promise<Response> | Response) => {
     queue = queue.then(async () => {
       const r = await Promise.resolve()
@@ -33,6 +30,15 @@ export function serveConnection(socket: Socket, handle: (line: string, channel: 
       if (socket.writableLength > MAX_UNREAD_ANSWERS_BYTES) socket.destroy()
     })
   }
+  return { answer, written: () => queue }
+}
+
+export function serveConnection(socket: Socket, handle: (line: string, channel: Channel) => Promise<Response>, maxLine: number): void {
+  let parts: Buffer[] = []
+  let length = 0
+  let skipping = false
+  let held = false
+  const { answer, written } = orderedAnswers(socket)
   const channel: Channel = {
     send: (response) => answer(() => response),
     keepOpen: () => {
@@ -69,5 +75,5 @@ export function serveConnection(socket: Socket, handle: (line: string, channel: 
   })
   socket.on('error', () => socket.destroy())
   // a client that is done sending still gets every answer before the connection closes
-  socket.on('end', () => void queue.then(() => held || socket.end()))
+  socket.on('end', () => void written().then(() => held || socket.end()))
 }
