@@ -3,12 +3,14 @@
 // the floor of a plain `nft -f` of the same ruleset. Runs itself inside private network namespaces.
 // (One file over 250 lines: it runs itself again inside its namespaces, so its parts stay together.)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
+import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
+import { Registry } from '../dom0-tools/registry/registry.js'
 
 const SIZES = (process.env['BENCH_VMS'] ?? '10,100,500,1000').split(',').map(Number)
 const RULES = Number(process.env['BENCH_RULES'] ?? 50)
@@ -16,6 +18,7 @@ const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 20)
 /** Spaced updates wait this long after each answer: past the daemon's idle clean-up (100 ms). */
 const SPACING_MS = 300
 const AGENT = fileURLToPath(new URL('../netvm-agent/bin/qubes-firewall-agent.js', import.meta.url))
+const QVM_FIREWALL = fileURLToPath(new URL('../dom0-tools/bin/qvm-firewall.js', import.meta.url))
 
 function vmIp(i: number): string {
   const qid = i + 2
@@ -143,6 +146,34 @@ function floorOfFullLoad(dir: string, push: Record<string, string>): { ms: numbe
   return { ms, rules: (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length }
 }
 
+/**
+ * dom0's registry for this size: sys-firewall, whose agent is the daemon's socket, and one AppVM a
+ * loaded VM (qids 2.., so the same addresses), with no firewall.xml (Qubes' default, accept all).
+ */
+function writeRegistry(qubesDir: string, vms: number, socket: string): void {
+  mkdirSync(qubesDir, { recursive: true })
+  const registry = new Registry(join(qubesDir, 'qubes.xml'), emptyQubesXml())
+  registry.create('sys-firewall', 'AppVM', [['provides_network', 'True']])
+  registry.setFeature('sys-firewall', 'qubes-firewall-transport', `unix:${socket}`)
+  for (let i = 0; i < vms; i++) registry.create(`vm${i}`, 'AppVM', [['netvm', 'sys-firewall']])
+  writeFileSync(join(qubesDir, 'qubes.xml'), registry.serialise())
+}
+
+/** `qvm-firewall VM add ...` as a user types it: a process, from its start to its exit once the agent confirmed. Median of 5. */
+function dom0AddConfirmed(qubesDir: string, vms: number): number {
+  const times: number[] = []
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now()
+    const vm = `vm${(i * 7919) % vms}`
+    execFileSync(process.execPath, [QVM_FIREWALL, vm, 'add', 'accept', `dsthost=192.0.2.${i + 1}`, 'proto=tcp', 'dstports=443'], {
+      env: { ...process.env, QUBES_DIR: qubesDir },
+      stdio: 'ignore',
+    })
+    times.push(performance.now() - start)
+  }
+  return median(times)
+}
+
 interface Row {
   vms: number
   rules: number
@@ -152,6 +183,7 @@ interface Row {
   spaced: Stats
   chainFloor: number
   stateBytes: number
+  dom0Add: number
 }
 
 /** The bytes the daemon keeps in its state directory. */
@@ -207,11 +239,15 @@ async function measure(vms: number): Promise<Row> {
       spaced.push(await update(UPDATES + u))
     }
     client.close()
+    // Qubes numbers VMs up to qid 254 (DispVMs aside): dom0's registry holds at most 253 of them
+    const registryVms = Math.min(vms, 253)
+    writeRegistry(join(dir, 'qubes'), registryVms, daemon.socket)
+    const dom0Add = dom0AddConfirmed(join(dir, 'qubes'), registryVms)
     await daemon.stop()
     const stateBytes = sizeOf(join(dir, 'state'))
     const floor = floorOfFullLoad(dir, all)
     const chainFloor = floorOfOneChain(dir)
-    return { vms, rules: floor.rules, full, floor: floor.ms, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, stateBytes }
+    return { vms, rules: floor.rules, full, floor: floor.ms, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, stateBytes, dom0Add }
   } finally {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -229,14 +265,15 @@ async function main(): Promise<void> {
   console.log('  back to back (each pays the previous one\'s clean-up), and spaced by 300 ms (clean-up done in between)')
   console.log('  chain floor: `nft -f` (a process, as the agent runs it) of one VM chain of the render plus its map element, into the loaded namespace')
   console.log('state: bytes in the daemon\'s state directory after the updates')
+  console.log('dom0 add: `qvm-firewall VM add ...` run as a process against a registry of that many VMs (at most 253: the last qid Qubes gives is 254), start to exit once the agent confirmed, median of 5')
   console.log('')
-  console.log('    VMs  nft rules  full load     floor  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor | state')
+  console.log('    VMs  nft rules  full load     floor  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor | state    | dom0 add')
   const ms = (v: number) => v.toFixed(1)
   for (const r of rows) {
     console.log(
       `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(7)} s  ${(r.floor / 1000).toFixed(2).padStart(6)} s  ${(r.full / r.floor).toFixed(2).padStart(4)}x |` +
         ` ${ms(r.backToBack.median).padStart(19)} ${ms(r.backToBack.min).padStart(4)} ${ms(r.backToBack.max).padStart(4)}  ${(r.backToBack.median / base.backToBack.median).toFixed(2).padStart(5)}x |` +
-        ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms | ${(r.stateBytes / 1024).toFixed(0)} KiB`,
+        ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms | ${`${(r.stateBytes / 1024).toFixed(0)} KiB`.padEnd(8)} | ${r.dom0Add.toFixed(0)} ms`,
     )
   }
   startupTimes()
