@@ -7,7 +7,11 @@ import { connect } from 'node:net'
 import dnsPacket from 'dns-packet'
 import { parseIPv4, parseIPv6 } from '../rule/values.js'
 
-export type Resolution = { readonly addresses: readonly string[] } | { readonly error: string }
+/**
+ * `ttl` (seconds): the smallest TTL of the records the addresses came from (CNAMEs followed, A and
+ * AAAA used, a NODATA's SOA); absent where no record gave one (dom0's answers, the state's cache).
+ */
+export type Resolution = { readonly addresses: readonly string[]; readonly ttl?: number } | { readonly error: string }
 
 export interface ResolverOptions {
   readonly nameservers: readonly string[]
@@ -28,7 +32,29 @@ const RCODE_NXDOMAIN = 3
 interface Record {
   type: string
   name: string
+  ttl?: number
   data: unknown
+}
+
+// RFC 2181 section 8: a TTL with the top bit set counts as zero
+const MAX_TTL = 0x7fffffff
+
+function ttlOf(untrustedTtl: unknown): number {
+  return typeof untrustedTtl === 'number' && Number.isInteger(untrustedTtl) && untrustedTtl >= 0 && untrustedTtl <= MAX_TTL ? untrustedTtl : 0
+}
+
+function minTtl(ttl: number | undefined, untrustedTtl: unknown): number {
+  return Math.min(ttl ?? MAX_TTL, ttlOf(untrustedTtl))
+}
+
+/** How long a NODATA answer holds (RFC 2308 section 5): min(SOA TTL, SOA minimum), if it carries an SOA. */
+function negativeTtl(answer: dnsPacket.Packet): number | undefined {
+  let ttl: number | undefined
+  for (const record of (answer.authorities ?? []) as Record[]) {
+    if (record.type !== 'SOA') continue
+    ttl = minTtl(minTtl(ttl, record.ttl), (record.data as { minimum?: unknown } | undefined)?.minimum)
+  }
+  return ttl
 }
 
 class QueryError extends Error {}
@@ -102,7 +128,9 @@ async function ask(server: string, port: number, name: string, type: 'A' | 'AAAA
   return untrustedAnswer
 }
 
-type TypeResult = { addresses: string[] } | { error: string; final: boolean }
+type TypeResult = { addresses: string[]; ttl?: number } | { error: string; final: boolean }
+
+const withTtl = (addresses: string[], ttl: number | undefined) => (ttl === undefined ? { addresses } : { addresses, ttl })
 
 /** Addresses of one type, following CNAMEs the answer does not resolve itself. */
 async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOptions): Promise<TypeResult> {
@@ -115,6 +143,8 @@ async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOption
     for (const server of opts.nameservers) {
       try {
         let target = name
+        // the smallest TTL of the records used so far, the CNAMEs of earlier answers included
+        let ttl: number | undefined
         for (let depth = 0; depth <= MAX_CNAME_DEPTH; depth++) {
           if (Date.now() >= deadline) return { error: BUDGET_SPENT, final: false }
           const answer = await ask(server, port, target, type, timeoutMs())
@@ -128,12 +158,21 @@ async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOption
             const cname = records.find((r) => r.type === 'CNAME' && r.name.toLowerCase() === current)
             if (!cname) break
             current = String(cname.data).toLowerCase()
+            ttl = minTtl(ttl, cname.ttl)
           }
-          const addresses = records
-            .filter((r) => r.type === type && r.name.toLowerCase() === current)
-            .map((r) => (type === 'A' ? parseIPv4(String(r.data)) : parseIPv6(String(r.data)))?.toString())
-            .filter((a): a is string => a !== undefined)
-          if (addresses.length > 0 || current === target.toLowerCase()) return { addresses }
+          const addresses: string[] = []
+          for (const r of records) {
+            if (r.type !== type || r.name.toLowerCase() !== current) continue
+            const address = (type === 'A' ? parseIPv4(String(r.data)) : parseIPv6(String(r.data)))?.toString()
+            if (address === undefined) continue
+            addresses.push(address)
+            ttl = minTtl(ttl, r.ttl)
+          }
+          if (addresses.length > 0) return withTtl(addresses, ttl)
+          if (current === target.toLowerCase()) {
+            const negative = negativeTtl(answer)
+            return withTtl(addresses, negative === undefined ? ttl : Math.min(ttl ?? MAX_TTL, negative))
+          }
           target = current
         }
         return { error: 'CNAME chain too long', final: true }
@@ -146,12 +185,16 @@ async function lookupType(name: string, type: 'A' | 'AAAA', opts: ResolverOption
   return { error: lastError, final: false }
 }
 
-/** A and AAAA of one name. No address of either type is a failure. */
+/**
+ * A and AAAA of one name. No address of either type is a failure. The TTL is the smallest of both
+ * answers, a NODATA's included (an AAAA may appear once it runs out); a failed query gives none.
+ */
 export async function resolveName(name: string, opts: ResolverOptions): Promise<Resolution> {
   if (opts.nameservers.length === 0) return { error: 'no nameserver configured' }
   const [a, aaaa] = await Promise.all([lookupType(name, 'A', opts), lookupType(name, 'AAAA', opts)])
   const addresses = [...('addresses' in a ? a.addresses : []), ...('addresses' in aaaa ? aaaa.addresses : [])]
-  if (addresses.length > 0) return { addresses: [...new Set(addresses)] }
+  const ttls = [a, aaaa].flatMap((r) => ('addresses' in r && r.ttl !== undefined ? [r.ttl] : []))
+  if (addresses.length > 0) return withTtl([...new Set(addresses)], ttls.length > 0 ? Math.min(...ttls) : undefined)
   if ('error' in a) return { error: a.error }
   if ('error' in aaaa) return { error: aaaa.error }
   return { error: 'no A or AAAA record' }
