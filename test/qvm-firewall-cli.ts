@@ -73,7 +73,7 @@ const errors: [args: string[], message: string][] = [
   [['work', 'del', '--rule-no', '0'], "qvm-firewall: error: cannot remove the last rule: add a 'drop' rule first, then delete the rest\n"],
   [['work', 'del', 'drop', 'proto=udp'], 'qvm-firewall: error: rule not found: action=drop proto=udp\n'],
   [['nope', 'list'], "qvm-firewall: error: no such domain: 'nope'\n"],
-  [['work', 'frob'], "qvm-firewall: error: invalid action 'frob' (choose from list, add, del, reset, forward)\n"],
+  [['work', 'frob'], "qvm-firewall: error: invalid action 'frob' (choose from list, add, del, reset, forward, check, log)\n"],
   [['work', '--bogus', '-x', 'list'], 'qvm-firewall: error: unrecognized arguments: --bogus -x\n'],
   [['work', 'forward', '-x'], "qvm-firewall: error: invalid forward action '-x' (choose from list, add, del)\n"],
   [['work', 'forward', 'add', 'tcp', '80', '--bogus'], "qvm-firewall: error: unknown option '--bogus'\n"],

@@ -1,5 +1,6 @@
-// qvm-firewall's action words, parsed into the edit they ask for: `list | add | del | reset` on the
-// rules, `forward list | add | del` on the forwards; undefined is a listing.
+// qvm-firewall's action words, parsed into what they ask for: `list | add | del | reset` on the
+// rules, `check | log` of the netvm's agent, `forward list | add | del` on the forwards (undefined
+// is their listing).
 import { Command, Option } from 'commander'
 import { UsageError } from '../../common/errors.js'
 import { nowEpoch, type EpochSeconds, type Rule } from '../../common/rule/model.js'
@@ -7,10 +8,17 @@ import { shown } from '../../common/untrusted-text.js'
 import { addRule, deleteMatchingRule, deleteRuleNo, resetRules } from '../firewall/edit.js'
 import type { Forward } from '../forward/model.js'
 import { forwardFromOptions } from '../forward/parse.js'
+import { parseProbe, type Probe } from '../observe/probe.js'
 import { parseCliRule } from '../rule/parse.js'
 import { isHelpWord } from './qvm-firewall-options.js'
 
 export type Edit = (rules: Rule[]) => Rule[]
+/** What the words after VMNAME ask for. */
+export type RuleAction =
+  | { readonly kind: 'list'; readonly hits: boolean }
+  | { readonly kind: 'edit'; readonly edit: Edit }
+  | { readonly kind: 'check'; readonly probe: Probe }
+  | { readonly kind: 'log'; readonly follow: boolean }
 export type ForwardEdit = (forwards: readonly Forward[]) => Forward[]
 
 /** How one action's subcommand reads its words; it passes `set` the edit they ask for. */
@@ -44,9 +52,32 @@ const listing = (what: string): Configure<never> => (sub) => {
   sub.description(what).action(() => {})
 }
 
-function ruleActions(now: EpochSeconds): Map<string, Configure<Edit>> {
-  return new Map<string, Configure<Edit>>([
-    ['list', listing('print the rules (--raw: one API string a line); the default')],
+// the actions that change nothing
+const READ_ACTIONS = new Map<string, Configure<RuleAction>>([
+  ['list', (sub, set) => {
+    sub
+      .description('print the rules (--raw: one API string a line); the default')
+      .option('--hits', "add HITS (packets) and LAST columns: what each rule counted in the netvm's agent")
+      .action((o: { hits?: boolean }) => set({ kind: 'list', hits: o.hits === true }))
+  }],
+  ['check', (sub, set) => {
+    sub
+      .description("which rule decides a packet from the VM to DEST, and why (the netvm's agent says)")
+      .argument('<dest>', 'an IPv4 or IPv6 address; its family picks the ip or ip6 of the VM')
+      .argument('[proto]', 'tcp, udp or icmp')
+      .argument('[port]', 'the port (tcp, udp) or the ICMP type (icmp)')
+      .action((dest: string, proto?: string, port?: string) => set({ kind: 'check', probe: parseProbe(dest, proto, port) }))
+  }],
+  ['log', (sub, set) => {
+    sub
+      .description("the VM's dropped packets, as the netvm's agent logged them")
+      .option('--follow', 'go on printing drops as they come, until interrupted')
+      .action((o: { follow?: boolean }) => set({ kind: 'log', follow: o.follow === true }))
+  }],
+])
+
+function ruleActions(now: EpochSeconds): Map<string, Configure<RuleAction>> {
+  const edits = new Map<string, Configure<Edit>>([
     ['reset', (sub, set) => sub.description('restore the default: one rule, action=accept').action(() => set(() => resetRules()))],
     ['add', (sub, set) => {
       sub
@@ -78,14 +109,16 @@ function ruleActions(now: EpochSeconds): Map<string, Configure<Edit>> {
         })
     }],
   ])
+  const asAction = (configure: Configure<Edit>): Configure<RuleAction> => (sub, set) => configure(sub, (edit) => set({ kind: 'edit', edit }))
+  return new Map([...READ_ACTIONS, ...[...edits].map(([name, configure]) => [name, asAction(configure)] as const)])
 }
 
-/** Turns the words after VMNAME into the edit they ask for, or undefined for `list`. */
-export function parseAction(untrustedWords: readonly string[], vmName = 'VMNAME'): Edit | undefined {
+/** Turns the words after VMNAME into what they ask for (`list` when none). */
+export function parseAction(untrustedWords: readonly string[], vmName = 'VMNAME'): RuleAction {
   const [command = 'list', ...rest] = untrustedWords
   const configure = ruleActions(nowEpoch()).get(command)
-  if (configure === undefined) throw new UsageError(`invalid action '${shown(command)}' (choose from list, add, del, reset, forward)`)
-  return parseWith(actionCommand(vmName, command), rest, configure)
+  if (configure === undefined) throw new UsageError(`invalid action '${shown(command)}' (choose from list, add, del, reset, forward, check, log)`)
+  return parseWith(actionCommand(vmName, command), rest, configure) ?? { kind: 'list', hits: false }
 }
 
 const FORWARD_ACTIONS = new Map<string, Configure<ForwardEdit>>([

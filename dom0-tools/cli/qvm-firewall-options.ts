@@ -8,6 +8,7 @@ import type { Verbosity } from './verbosity.js'
 export interface GlobalOptions extends Verbosity {
   raw?: boolean
   resolved?: boolean
+  hits?: boolean
   reload?: boolean
   sync?: boolean
   qubesDir?: string

@@ -20,8 +20,25 @@ export function ruleRow(rule: Rule, index: number, now: EpochSeconds): string[] 
   return [String(index), ...cells.map((cell) => cell ?? '-')]
 }
 
-/** Qubes' table; `extra` appends a column of our own (e.g. RESOLVED). */
-export function formatRuleTable(rules: readonly Rule[], now: EpochSeconds, extra?: { header: string; cell: (rule: Rule) => string }): string {
-  if (!extra) return layoutTable([TABLE_HEADER, ...rules.map((rule, i) => ruleRow(rule, i, now))])
-  return layoutTable([[...TABLE_HEADER, extra.header], ...rules.map((rule, i) => [...ruleRow(rule, i, now), extra.cell(rule)])])
+/** A column of our own after Qubes' (RESOLVED, HITS): a cell per rule, given the rule's NO. */
+export interface Column {
+  readonly header: string
+  readonly cell: (rule: Rule, no: number) => string
+  /** Its cell in a row below the rules; `-` when absent. */
+  readonly footer?: (row: Footer) => string
+}
+
+/** A row below the rules, for what no rule decides: the policy, or the reject-all of a VM whose rules did not load. */
+export type Footer = 'policy' | 'blocked'
+
+// no number (not a rule, so `del --rule-no` has nothing to take), Qubes' policy action, what it is as a comment
+const footerRow = (row: Footer): string[] => ['-', 'drop', '-', '-', '-', '-', '-', '-', `(${row})`]
+
+/** Qubes' table; `columns` append columns of our own, `footers` rows below the rules. */
+export function formatRuleTable(rules: readonly Rule[], now: EpochSeconds, columns: readonly Column[] = [], footers: readonly Footer[] = []): string {
+  return layoutTable([
+    [...TABLE_HEADER, ...columns.map((c) => c.header)],
+    ...rules.map((rule, i) => [...ruleRow(rule, i, now), ...columns.map((c) => c.cell(rule, i))]),
+    ...footers.map((row) => [...footerRow(row), ...columns.map((c) => c.footer?.(row) ?? '-')]),
+  ])
 }
