@@ -39,6 +39,8 @@ if (lab) {
     t.equal(after.policy.packets, 1, 'the policy counted the SYN to :443')
     t.type(after.rules.get(1)?.last, 'number', 'rule 1: LAST known once a read saw it grow')
     t.equal(after.rules.get(2)?.last, null, 'rule 2: never seen growing')
+    const cli = await agentCli('hits', VM_A)
+    t.match(cli.stdout, /^RULE {4}PACKETS {2}BYTES {2}LAST\n0 {7}\d+ +\d+ +\d+s ago\n1 {7}1 {8}60 {5}\d+s ago\n2 {7}0 {8}0 {6}-\npolicy {2}1 {8}60 {5}\d+s ago$/, 'qubes-firewall-agent hits: the table')
     const answer = await daemon.request({ op: 'hits', ip: '10.137.0.99' })
     t.same(answer, { ok: false, error: 'no rules loaded for 10.137.0.99' }, 'a VM the agent does not serve')
   })
