@@ -5,14 +5,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { built } from './helpers/built.js'
+import { outcome, type Outcome } from './helpers/outcome.js'
 import { mapLimited } from './helpers/pool.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const FIXTURE = readFileSync(join(ROOT, 'test/fixtures/qubes.xml'), 'utf8')
-const execFileAsync = promisify(execFile)
 
 /** A fresh --qubes-dir (optionally with a qubes.xml), removed after the test; unique even when suites run at once. */
 function tempQubesDir(t: Test, qubesXml?: string): string {
@@ -24,22 +23,10 @@ function tempQubesDir(t: Test, qubesXml?: string): string {
 
 type Command = 'qvm-create' | 'qvm-prefs' | 'qvm-ls' | 'qvm-remove' | 'qvm-features' | 'qubes-prefs'
 
-interface Result {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function run(qubesDir: string | undefined, command: Command, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+async function run(qubesDir: string | undefined, command: Command, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Outcome> {
   const bin = built(`dom0-tools/bin/${command}.js`)
   const argv = qubesDir === undefined ? [bin, ...args] : [bin, '--qubes-dir', qubesDir, ...args]
-  try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, argv, { env: { ...process.env, QUBES_DIR: undefined, ...env } })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const failed = err as { code: number; stdout: string; stderr: string }
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr }
-  }
+  return outcome(process.execPath, argv, { env: { ...process.env, QUBES_DIR: undefined, ...env } })
 }
 
 t.test('a lab network built with the commands', async (t) => {
@@ -227,17 +214,17 @@ t.test('qubes-prefs: Qubes\' properties and ours, values checked', async (t) => 
 /** A netvm agent that reads the push and gives `answer`: an exec: transport for qvm-features. */
 const agentAnswering = (answer: object): string => `exec:${JSON.stringify(['sh', '-c', `cat >/dev/null; echo '${JSON.stringify(answer)}'`])}`
 // the time an answer took varies: the rest of the line is exact
-const timeless = (result: Result): Result => ({ ...result, stderr: result.stderr.replace(/answered in \d+ ms/g, 'answered in N ms') })
+const timeless = (result: Outcome): Outcome => ({ ...result, stderr: result.stderr.replace(/answered in \d+ ms/g, 'answered in N ms') })
 
 t.test("-q and -v, as every Qubes dom0 tool takes them: -q drops re-push status lines, -v adds where and how long, errors always show", async (t) => {
   const dir = tempQubesDir(t)
-  const transport = (answer: string): Promise<Result> => run(dir, 'qvm-features', ['sys-firewall', 'qubes-firewall-transport', answer])
+  const transport = (answer: string): Promise<Outcome> => run(dir, 'qvm-features', ['sys-firewall', 'qubes-firewall-transport', answer])
   t.same(await run(dir, 'qvm-create', ['sys-firewall', '-p', 'provides_network=True', '-p', 'netvm=']), { code: 0, stdout: '', stderr: '' })
   t.same(await transport(agentAnswering({ ok: true })), { code: 0, stdout: '', stderr: '' })
   const applied = 'rules applied in sys-firewall\n'
   const ls = 'NAME          CLASS    NETVM\ndom0          AdminVM  -\nsys-firewall  AppVM    -\nwork          AppVM    sys-firewall\n'
   // in order: each step starts from the registry the one before left
-  const cases: [args: [Command, ...string[]], want: Result][] = [
+  const cases: [args: [Command, ...string[]], want: Outcome][] = [
     [['qvm-create', 'work', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: applied }],
     [['qvm-create', '-q', 'quiet', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: '' }],
     [['qvm-create', '--verbose', 'loud', '-p', 'netvm=sys-firewall'], { code: 0, stdout: '', stderr: `qvm-create: pushed to sys-firewall, answered in N ms\n${applied}` }],
@@ -285,7 +272,7 @@ t.test('each dom0 command lists -v and -q in its help', async (t) => {
 })
 
 /** A command run on a terminal (script(1) gives it one), `answer` typed at its prompt. */
-function onTerminal(qubesDir: string, command: Command, args: readonly string[], answer: string): Promise<Result> {
+function onTerminal(qubesDir: string, command: Command, args: readonly string[], answer: string): Promise<Outcome> {
   const line = [process.execPath, built(`dom0-tools/bin/${command}.js`), '--qubes-dir', qubesDir, ...args].map((w) => `'${w}'`).join(' ')
   return new Promise((resolve) => {
     const child = execFile('script', ['-qec', line, '/dev/null'], { env: { ...process.env, QUBES_DIR: undefined } }, (err, stdout, stderr) =>
