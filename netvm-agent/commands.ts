@@ -16,6 +16,8 @@ import { readStdin } from './stdin.js'
 
 async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
   const untrustedText = await readStdin()
+  // (a closed stdin or a directory reaches us as nothing at all)
+  if (untrustedText.trim() === '') throw new PushError('no input: the push comes on standard input, as JSON')
   let untrustedPush: unknown
   try {
     untrustedPush = JSON.parse(untrustedText)

@@ -13,8 +13,11 @@ function interfaceNames(): string[] {
     .filter((name) => name !== '')
 }
 
-/** A namespace named by `ip netns add` (bind-mounted under /run/netns), or one that is not init's. */
-function inOwnNetworkNamespace(): boolean {
+/**
+ * A namespace named by `ip netns add` (bind-mounted under /run/netns), or one that is not init's;
+ * 'unknown' when init's cannot be seen (a container, a sandbox).
+ */
+function inOwnNetworkNamespace(): boolean | 'unknown' {
   const own = statSync('/proc/self/ns/net').ino
   try {
     if (readdirSync('/run/netns').some((name) => statSync(join('/run/netns', name)).ino === own)) return true
@@ -24,8 +27,8 @@ function inOwnNetworkNamespace(): boolean {
   try {
     return own !== statSync('/proc/1/ns/net').ino
   } catch {
-    // init's namespace cannot be seen: assume this is it, the careful answer
-    return false
+    // init's namespace cannot be seen: not a namespace of its own as far as we can tell (the careful answer)
+    return 'unknown'
   }
 }
 
@@ -34,8 +37,12 @@ const QUBES_MARKERS = ['/usr/share/qubes/marker-vm', '/run/qubes-service']
 
 /** Why this looks like an ordinary host, or undefined when it looks like a firewall VM or a namespace. */
 export function ordinaryHostReason(): string | undefined {
-  if (inOwnNetworkNamespace()) return undefined
+  const ownNamespace = inOwnNetworkNamespace()
+  if (ownNamespace === true) return undefined
   if (QUBES_MARKERS.some((marker) => existsSync(marker))) return undefined
   if (interfaceNames().some((name) => name.startsWith('vif'))) return undefined
-  return 'this host has no vif* interface, is not a Qubes VM, and this is not a network namespace of its own'
+  const namespace = ownNamespace === 'unknown'
+    ? "whether this is a network namespace of its own cannot be told (init's is not visible)"
+    : 'this is not a network namespace of its own'
+  return `this host has no vif* interface, is not a Qubes VM, and ${namespace}`
 }

@@ -46,9 +46,10 @@ t.test('render reads a push of any size from a pipe, and two renders are identic
   t.equal(second.stdout, first.stdout, 'byte for byte the same')
 })
 
-t.test('input that is not JSON is named as such; an empty pipe too', async (t) => {
+t.test('input that is not JSON is named as such; an empty pipe says there was none', async (t) => {
   t.match(await agent(['render'], '{"op":'), { code: 1, stdout: '', stderr: /^qubes-firewall-agent: error: input is not JSON: .+\n$/ })
-  t.match(await agent(['render'], ''), { code: 1, stdout: '', stderr: /^qubes-firewall-agent: error: input is not JSON: .+\n$/ })
+  t.same(await agent(['render'], ''), { code: 1, stdout: '', stderr: 'qubes-firewall-agent: error: no input: the push comes on standard input, as JSON\n' })
+  t.same(await agent(['render'], ' \n'), { code: 1, stdout: '', stderr: 'qubes-firewall-agent: error: no input: the push comes on standard input, as JSON\n' })
 })
 
 t.test('render from a file on stdin', async (t) => {
