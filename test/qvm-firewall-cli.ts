@@ -1,5 +1,5 @@
 // qvm-firewall end to end: the compiled command on a temporary qubes dir, as a user runs it.
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -247,6 +247,16 @@ t.test('--help and -h anywhere in the line print the help and exit 0, as Qubes\'
     })
   }
   t.notOk(existsSync(join(dir, 'appvms', 'work', 'firewall.xml')), 'nothing was written')
+})
+
+t.test('a reader that went away (as `| head` does) ends the command quietly, exit 0', async (t) => {
+  // the read end is closed before the command has started: its first write meets EPIPE
+  const child = spawn(process.execPath, [bin('qvm-firewall'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.destroy()
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+  t.same({ code, stderr }, { code: 0, stderr: '' })
 })
 
 /** A netvm agent that reads the push and gives `answer`: an exec: transport for qvm-features. */

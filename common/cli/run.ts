@@ -9,12 +9,21 @@ export function reportError(prog: string, err: unknown): void {
   process.exitCode = 1
 }
 
+/** A reader that went away (`| head`) ends the command quietly, as SIGPIPE ends C tools; not with a stack trace. */
+function quietOnClosedPipe(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err
+    process.exit(process.exitCode ?? 0)
+  })
+}
+
 /**
  * Runs a commander program: its own usage errors and our errors alike end as one line
  * `<prog>: error: ...` with exit code 1 (help and --version exit 0). A program with subcommands
  * run without one prints its help (exit 1).
  */
 export async function runProgram(program: Command, argv: readonly string[] = process.argv): Promise<void> {
+  quietOnClosedPipe()
   const prog = program.name()
   program.version(packageVersion(), '--version', 'print the version and exit')
   const silence = (cmd: Command): void => {
