@@ -18,8 +18,9 @@
 // rule names (rules with proto, and dns rules needing port 53, do not match); tcp/udp without port
 // is a port no dstports covers; icmp without type a type no icmptype names.
 import ipaddr from 'ipaddr.js'
+import type { Decision } from '../common/observe/decision.js'
 import { UsageError } from '../common/errors.js'
-import type { Action, EpochSeconds, Hostname } from '../common/rule/model.js'
+import type { EpochSeconds, Hostname } from '../common/rule/model.js'
 import { formatPortRange } from '../common/rule/port.js'
 import { formatDstHost, parseIPv4, parseIPv6 } from '../common/rule/values.js'
 import { shown } from '../common/untrusted-text.js'
@@ -34,14 +35,6 @@ export interface Probe {
   readonly proto?: 'tcp' | 'udp' | 'icmp'
   readonly port?: number
   readonly icmpType?: number
-}
-
-export interface Decision {
-  /** accept: the packet goes on (`return` to the forward chain); drop: it is refused. */
-  readonly action: Action
-  readonly by: { readonly rule: number } | 'policy' | 'blocked' | 'isolation'
-  /** One line for the user. */
-  readonly reason: string
 }
 
 export interface CheckContext {

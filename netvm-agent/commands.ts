@@ -1,5 +1,6 @@
 // What each qubes-firewall-agent subcommand does; cli.ts loads this only when one runs, so that
 // --help stays cheap.
+import { formatAge } from '../common/observe/age.js'
 import { formatDrop, type Drop } from '../common/observe/drop.js'
 import { layoutTable } from '../common/table.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
@@ -102,7 +103,7 @@ export async function log(opts: AgentOptions & { follow?: boolean; vm?: string }
   if (follow) await new Promise<never>(() => {})
 }
 
-const age = (last: unknown, now: number) => (typeof last === 'number' ? `${Math.max(0, now - last)}s ago` : '-')
+const age = (last: number | null, now: number) => (last === null ? '-' : formatAge(now - last))
 
 /** A VM's hit counts: packets, bytes and when the count last grew, per rule and for the policy. */
 export async function hits(opts: AgentOptions & { vmIp: string }): Promise<void> {

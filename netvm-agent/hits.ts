@@ -2,21 +2,7 @@
 // answer, parsed here into typed values), summed per firewall rule (a rule for tcp and udp is two nft
 // rules), and when the agent saw each count grow (nft 1.0.6 has no `last` statement: the agent
 // compares a read with the one before, so LAST is as fine as the reads).
-
-/** Packets and bytes one rule (or the policy) counted, and when a read first showed the current count. */
-export interface Hit {
-  readonly packets: number
-  readonly bytes: number
-  /** Epoch seconds of the read that saw the count grow last; null: not seen growing since the agent started. */
-  readonly last: number | null
-}
-
-export interface VmHits {
-  readonly rules: ReadonlyMap<number, Hit>
-  readonly policy: Hit
-  /** The reject-all rule of a VM whose rules did not parse (or that nft refused), when it has one. */
-  readonly blocked?: Hit
-}
+import type { ChainHits, Counter } from '../common/observe/hits.js'
 
 type Key = number | 'policy' | 'blocked'
 
@@ -57,11 +43,11 @@ export function parseChainCounters(listing: unknown): Map<Key, { packets: number
 
 /** Remembers each chain's last read, to say when a count grew. A new chain (an update) starts from zero. */
 export class HitHistory {
-  private readonly seen = new Map<string, Map<Key, Hit>>()
+  private readonly seen = new Map<string, Map<Key, Counter>>()
 
-  read(chain: string, counters: ReadonlyMap<Key, { packets: number; bytes: number }>, now: number): VmHits {
+  read(chain: string, counters: ReadonlyMap<Key, { packets: number; bytes: number }>, now: number): ChainHits {
     const before = this.seen.get(chain)
-    const hits = new Map<Key, Hit>()
+    const hits = new Map<Key, Counter>()
     for (const [key, { packets, bytes }] of counters) {
       const old = before?.get(key)
       // a chain read for the first time: whatever it counted was counted before we looked
@@ -69,7 +55,7 @@ export class HitHistory {
       hits.set(key, { packets, bytes, last: grew ? now : (old?.last ?? null) })
     }
     this.seen.set(chain, hits)
-    const rules = new Map([...hits].filter((e): e is [number, Hit] => typeof e[0] === 'number').sort((a, b) => a[0] - b[0]))
+    const rules = new Map([...hits].filter((e): e is [number, Counter] => typeof e[0] === 'number').sort((a, b) => a[0] - b[0]))
     const blocked = hits.get('blocked')
     return { rules, policy: hits.get('policy') ?? { packets: 0, bytes: 0, last: null }, ...(blocked && { blocked }) }
   }

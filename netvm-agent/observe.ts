@@ -4,10 +4,11 @@ import type { Hostname } from '../common/rule/model.js'
 import type { Agent, AgentEffects } from './agent.js'
 import { decide, type Probe } from './check.js'
 import type { Response } from './daemon/protocol.js'
-import { HitHistory, parseChainCounters, type Hit } from './hits.js'
+import type { Counter } from '../common/observe/hits.js'
+import { HitHistory, parseChainCounters } from './hits.js'
 import type { Resolution } from './push/model.js'
 
-const hitJson = (hit: Hit) => ({ packets: hit.packets, bytes: hit.bytes, last: hit.last })
+const hitJson = (hit: Counter) => ({ packets: hit.packets, bytes: hit.bytes, last: hit.last })
 
 export class Observer {
   private readonly history = new HitHistory()

@@ -2,7 +2,8 @@
 // the real push parser. Whole decisions, and whole error lines, asserted exactly.
 import t from 'tap'
 import type { EpochSeconds, Hostname } from '../common/rule/model.js'
-import { decide, downstreamOf, type CheckContext, type Decision, type Probe } from '../netvm-agent/check.js'
+import type { Decision } from '../common/observe/decision.js'
+import { decide, downstreamOf, type CheckContext, type Probe } from '../netvm-agent/check.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 import type { Resolution } from '../netvm-agent/push/model.js'
 import { exactly } from './helpers/exactly.js'

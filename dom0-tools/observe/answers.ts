@@ -1,31 +1,11 @@
 // What a netvm's agent answers to `hits`, `check`, `log` and `status`: untrusted (it comes from a VM),
 // parsed here once into typed values, every number bounded and every text shown safely. A field
 // that is off is one error line naming it; `ok:false` is the agent's own error.
+import type { DecidedBy, Decision } from '../../common/observe/decision.js'
 import { parseDrop, unreadableDrop, type Drop } from '../../common/observe/drop.js'
+import type { ChainHits, Counter } from '../../common/observe/hits.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
 
-/** Packets and bytes a rule (or the policy) counted, and when the agent saw the count grow (epoch seconds). */
-export interface Counter {
-  readonly packets: number
-  readonly bytes: number
-  readonly last: number | null
-}
-
-/** One chain's counters (a VM has one per address family), by the rules' push numbers. */
-export interface ChainHits {
-  readonly rules: ReadonlyMap<number, Counter>
-  readonly policy: Counter
-  readonly blocked?: Counter
-}
-
-export type DecidedBy = { readonly rule: number } | 'policy' | 'blocked' | 'isolation'
-
-export interface Decision {
-  readonly action: 'accept' | 'drop'
-  readonly by: DecidedBy
-  /** The agent's line for the user, shown safely. */
-  readonly reason: string
-}
 
 /** A line of the drop log: the first answer to a `log` request, a later drop, or a drop that did not parse. */
 export type LogLine =

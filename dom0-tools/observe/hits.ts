@@ -2,8 +2,10 @@
 // HITS and LAST columns of the table. The agent numbers rules as they were pushed (NNNN, the rule's
 // NO in `list` at that moment); a rule that expired since is no longer listed nor numbered, so each
 // rule after it moved up by one (dom0 pushes nothing at an expiry).
+import { formatAge } from '../../common/observe/age.js'
 import type { Column, Footer } from '../rule/format-table.js'
-import { addCounters, type ChainHits, type Counter } from './answers.js'
+import type { ChainHits, Counter } from '../../common/observe/hits.js'
+import { addCounters } from './answers.js'
 
 /** A VM's counts, both its chains summed, by `list`'s NO. */
 export interface VmHits {
@@ -34,15 +36,6 @@ export function sumHits(chains: readonly ChainHits[], expiredSincePush: Readonly
     if (chain.blocked) blocked = addCounters(blocked, chain.blocked)
   }
   return { rules, policy: policy ?? { packets: 0, bytes: 0, last: null }, ...(blocked && { blocked }) }
-}
-
-/** How long ago, in its largest whole unit: `12s ago`, `5m ago`, `2h ago`, `3d ago` (a clock ahead of ours: `0s ago`). */
-export function formatAge(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds))
-  if (s < 60) return `${s}s ago`
-  if (s < 3600) return `${Math.floor(s / 60)}m ago`
-  if (s < 86_400) return `${Math.floor(s / 3600)}h ago`
-  return `${Math.floor(s / 86_400)}d ago`
 }
 
 const last = (counter: Counter | undefined, now: number): string => (counter?.last == null ? '-' : formatAge(now - counter.last))
