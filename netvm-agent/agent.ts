@@ -11,6 +11,8 @@ import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
 import { chainNamer, familyOf, planFull, planGarbage, planIncremental, type Connected, type LoadedVm, type PlanInput } from './plan.js'
 import type { Family, ForwardRule, FwRule, Push, VmEntry } from './push/model.js'
+import { inForce, type NameState, type RefreshPolicy } from './names/name-state.js'
+import { planRefresh } from './names/refresh-plan.js'
 
 export type { LoadedVm }
 
@@ -31,6 +33,15 @@ export interface Failure {
 
 /** Per VM, what the agent itself resolved names to before a restart: used once, to restore without DNS. */
 export type CachedResolutions = ReadonlyMap<string, ReadonlyMap<string, Resolution>>
+
+/** What a refresh brings to an incremental plan: the names' resolutions, and element changes to load first. */
+interface RefreshChange {
+  readonly resolutions: Map<string, Map<Hostname, Resolution>>
+  readonly before: readonly Command[]
+}
+
+const inForceOf = (states: ReadonlyMap<Hostname, NameState>): Map<Hostname, Resolution> =>
+  new Map([...states].map(([name, state]) => [name, inForce(state)]))
 
 export interface ApplyResult {
   ok: boolean
@@ -106,6 +117,33 @@ export class Agent {
   async reapply(): Promise<ApplyResult> {
     this.skeletonReady = false
     return this.full({ vms: new Map([...this.vms].map(([ip, vm]) => [ip, vm.entry])), ignored: [] })
+  }
+
+  /**
+   * Names refreshed (daemon/refresher.ts): the answers of the names that were due, and the graces
+   * that ended. A set's elements change; a VM whose name failed for good, or resolves again, has its
+   * chain rendered again; all in one transaction. Refused by nft: thrown (the caller reapplies).
+   */
+  async refreshNames(answers: ReadonlyMap<Hostname, Resolution>, askedAt: EpochSeconds, policy: RefreshPolicy): Promise<{ notes: string[]; result?: ApplyResult }> {
+    const plan = planRefresh({ loaded: this.vms, answers, askedAt, now: this.fx.now(), policy })
+    let result: ApplyResult | undefined
+    if (plan.replan.size === 0) {
+      if (plan.elements.length > 0) await this.load(plan.elements)
+    } else {
+      const replanned = [...plan.replan].flatMap((ip) => {
+        const vm = this.vms.get(ip)
+        const states = plan.states.get(ip)
+        return vm && states ? [{ ip, entry: vm.entry, resolution: inForceOf(states) }] : []
+      })
+      const push: Push = { vms: new Map(replanned.map((r) => [r.ip, r.entry])), ignored: [] }
+      const resolutions = new Map(replanned.map((r) => [r.ip, r.resolution]))
+      result = await this.incremental(push, [], { resolutions, before: plan.elements })
+    }
+    for (const [ip, states] of plan.states) {
+      const vm = this.vms.get(ip)
+      if (vm) Object.assign(vm, { names: states, resolution: inForceOf(states) })
+    }
+    return { notes: plan.notes, ...(result && { result }) }
   }
 
   /** Whether collectGarbage() has work: the daemon calls it once a request is answered. */
@@ -205,11 +243,14 @@ export class Agent {
     return this.report(reported, input.ctx, removed, push)
   }
 
-  /** Changes only the pushed VMs: fresh chains behind the overlay map; nothing deleted but removed VMs. */
-  private async incremental(push: Push, removed: readonly string[]): Promise<ApplyResult> {
+  /**
+   * Changes only the pushed VMs: fresh chains behind the overlay map; nothing deleted but removed VMs.
+   * A refresh gives the names' resolutions and its element changes, and has a refusal thrown.
+   */
+  private async incremental(push: Push, removed: readonly string[], refresh?: RefreshChange): Promise<ApplyResult> {
     // an entry still in the overlay must move out before the VM can be updated again
     if ([...push.vms.keys(), ...removed].some((ip) => this.vms.get(ip)?.inOverlay)) await this.collectGarbage()
-    const resolutions = await this.resolveNames(push)
+    const resolutions = refresh?.resolutions ?? (await this.resolveNames(push))
     const previous = { connected: { ...this.connected }, forwards: this.forwards }
     const connectedChanged = this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
@@ -220,10 +261,11 @@ export class Agent {
       input,
     )
     try {
-      await this.load(plan.commands)
+      await this.load([...(refresh?.before ?? []), ...plan.commands])
     } catch (err) {
       this.connected = previous.connected
       this.forwards = previous.forwards
+      if (refresh) throw err
       return this.refused(err, push, (blocked) => this.incremental(blocked, removed))
     }
     for (const ip of removed) this.vms.delete(ip)

@@ -1,7 +1,9 @@
 // qubes-firewall-agent {render|apply|init|connect|serve|log|hits|check}: options and subcommands; what each
 // does is in commands.ts, loaded only when one runs.
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { runProgram } from '../common/cli/run.js'
+import { shown } from '../common/untrusted-text.js'
+import { DEFAULT_REFRESH } from './names/name-state.js'
 import type { AgentOptions } from './options.js'
 
 type Subcommand = 'render' | 'apply' | 'init' | 'connect' | 'serve' | 'log' | 'hits' | 'check'
@@ -40,10 +42,21 @@ export function buildProgram(): Command {
       })
     if (name === 'serve') {
       command.addOption(new Option('--source <source>', "also take the rules Qubes' dom0 writes into this VM's QubesDB").choices(['socket', 'qubesdb']).default('socket'))
+      command
+        .option('--refresh-min-ttl <seconds>', 'ask DNS again for a name after its TTL, but not sooner than this', seconds, DEFAULT_REFRESH.minTtl)
+        .option('--refresh-max-ttl <seconds>', 'and not later than this', seconds, DEFAULT_REFRESH.maxTtl)
+        .option('--grace <seconds>', 'an address gone from the answer (or every address, when DNS fails) matches max(TTL, this) longer', seconds, DEFAULT_REFRESH.graceFloor)
     }
     if (name === 'log') command.option('--follow', 'go on printing drops as they come').option('--vm <ip>', "only this VM's drops")
   }
   return program
+}
+
+/** A whole number of seconds, 1 to a week. */
+function seconds(untrustedValue: string): number {
+  const value = /^[0-9]{1,7}$/.test(untrustedValue) ? Number(untrustedValue) : NaN
+  if (!(value >= 1 && value <= 604_800)) throw new InvalidArgumentError(`'${shown(untrustedValue)}' is not a number of seconds (1-604800)`)
+  return value
 }
 
 export async function main(argv: readonly string[] = process.argv): Promise<void> {

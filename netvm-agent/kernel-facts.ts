@@ -10,16 +10,17 @@ export type ChainState = 'missing-table' | 'missing-jump' | 'present'
 export interface FamilyFacts {
   readonly forward: ChainState
   readonly dnat: ChainState
-  /** Our VM chains in the kernel (a run before a restart's too). */
+  /** Our VM chains in the kernel (a run before a restart's too), and their names' sets. */
   readonly vmChains: readonly string[]
+  readonly vmSets: readonly string[]
 }
 
 export type KernelFacts = Readonly<Record<NftFamily, FamilyFacts>>
 
 /** A namespace where nothing exists yet: what `render` plans for. */
 export const FRESH_NAMESPACE: KernelFacts = {
-  ip: { forward: 'missing-table', dnat: 'missing-table', vmChains: [] },
-  ip6: { forward: 'missing-table', dnat: 'missing-table', vmChains: [] },
+  ip: { forward: 'missing-table', dnat: 'missing-table', vmChains: [], vmSets: [] },
+  ip6: { forward: 'missing-table', dnat: 'missing-table', vmChains: [], vmSets: [] },
 }
 
 type ListNft = (args: readonly string[]) => Promise<unknown>
@@ -41,10 +42,11 @@ async function chainState(listNft: ListNft, family: NftFamily, chainName: string
   return listed(output).some((item) => field(item, 'rule', 'comment') === OWNER_COMMENT) ? 'present' : 'missing-jump'
 }
 
-async function vmChains(listNft: ListNft, family: NftFamily): Promise<string[]> {
-  return listed(await listNft(['chains', family]))
-    .filter((item) => field(item, 'chain', 'table') === TABLE)
-    .map((item) => field(item, 'chain', 'name'))
+/** Our VM chains or sets of one family: `list chains`, `list sets` (without their elements). */
+async function vmObjects(listNft: ListNft, family: NftFamily, kind: 'chain' | 'set'): Promise<string[]> {
+  return listed(await listNft([`${kind}s`, family]))
+    .filter((item) => field(item, kind, 'table') === TABLE)
+    .map((item) => field(item, kind, 'name'))
     .filter((name): name is string => typeof name === 'string' && name.startsWith(VM_CHAIN_PREFIX))
 }
 
@@ -52,7 +54,12 @@ export async function readKernelFacts(listNft: ListNft): Promise<KernelFacts> {
   const read = async (family: NftFamily): Promise<FamilyFacts> => {
     const forward = await chainState(listNft, family, 'custom-forward')
     if (forward === 'missing-table') return FRESH_NAMESPACE[family]
-    return { forward, dnat: await chainState(listNft, family, 'custom-dnat'), vmChains: await vmChains(listNft, family) }
+    return {
+      forward,
+      dnat: await chainState(listNft, family, 'custom-dnat'),
+      vmChains: await vmObjects(listNft, family, 'chain'),
+      vmSets: await vmObjects(listNft, family, 'set'),
+    }
   }
   return { ip: await read('ip'), ip6: await read('ip6') }
 }

@@ -7,4 +7,8 @@ export interface AgentOptions {
   force?: boolean
   /** serve: where the rules come from besides the socket */
   source?: 'socket' | 'qubesdb'
+  /** serve: when names are asked again (seconds; see names/name-state.ts) */
+  refreshMinTtl?: number
+  refreshMaxTtl?: number
+  grace?: number
 }

@@ -6,25 +6,41 @@
 // never deletes anything while the caller waits (a deletion makes the kernel wait ~15 ms): it adds
 // a fresh chain and points the overlay map qf-vms-update (looked up first) at it. The clean-up
 // (move the entry to qf-vms, delete the old chain) is planned apart, by planGarbage().
-import type { Hostname } from '../common/rule/model.js'
+import type { EpochSeconds, Hostname } from '../common/rule/model.js'
 import type { KernelFacts } from './kernel-facts.js'
 import { baseTable } from './nft/base.js'
 import type { Command, NftFamily } from './nft/model.js'
 import { customDnatChain, dnatJump, renderForwards } from './nft/forwards.js'
 import { VM_MAP, VM_OVERLAY_MAP, nftFamily } from './nft/names.js'
-import { deleteChain, mapElement, renderVmChain, vmChainName, type RenderContext } from './nft/render.js'
+import { deleteChain, deleteNameSet, mapElement, renderVmChain, vmChainName, type RenderContext, type RenderedChain } from './nft/render.js'
+import { stateFromApply, type NameState } from './names/name-state.js'
 import { dispatchJump, renderConnectedSet, renderOwnedSkeleton } from './nft/skeleton.js'
 import type { Family, ForwardRule, Resolution, VmEntry } from './push/model.js'
 
 export interface LoadedVm {
   entry: VmEntry
-  /** Effective resolutions: dom0's, else the agent's own. */
+  /** What each name matches now (dom0's answer, else the agent's own, as refreshes changed it). */
   resolution: Map<Hostname, Resolution>
+  /** Each name's answers, graces and failures, which the refresher moves on. */
+  names: Map<Hostname, NameState>
   chain: string
+  /** The set of the chain holding each name's addresses. */
+  sets: ReadonlyMap<Hostname, string>
   /** The entry lives in the overlay map until the clean-up moves it. */
   inOverlay: boolean
-  /** A chain that no longer serves and waits for the clean-up. */
-  retired?: string
+  /** A chain (and its sets) that no longer serves and waits for the clean-up. */
+  retired?: { readonly chain: string; readonly sets: readonly string[] }
+}
+
+/** The names' state as an apply found them. */
+function loadedVm(entry: VmEntry, resolution: Map<Hostname, Resolution>, rendered: RenderedChain, chain: string, now: EpochSeconds): LoadedVm {
+  const names = new Map([...resolution].map(([name, r]) => [name, stateFromApply(r, now)]))
+  return { entry, resolution, names, chain, sets: rendered.sets, inOverlay: false }
+}
+
+/** A chain and its names' sets, deleted (the sets once no rule refers to them). */
+function deleteVmChain(family: Family, chain: string, sets: Iterable<string>): Command[] {
+  return [deleteChain(family, chain), ...[...sets].map((set) => deleteNameSet(family, set))]
 }
 
 export type Connected = { readonly 4?: readonly string[]; readonly 6?: readonly string[] }
@@ -63,6 +79,7 @@ function planFamily(family: NftFamily, facts: KernelFacts, connected: Connected,
     ...(dnat !== 'present' ? [{ insert: { rule: dnatJump(family) } }] : []),
     ...renderForwards(family, forwards),
     ...vmChains.map((name) => deleteChain(fam, name)),
+    ...facts[family].vmSets.map((name) => deleteNameSet(fam, name)),
   ]
 }
 
@@ -78,8 +95,9 @@ export function planFull(
   const next = new Map<string, LoadedVm>()
   for (const [ip, entry] of vms) {
     const chain = input.nextChain(ip, taken)
-    commands.push(...renderVmChain(entry, input.ctx, chain), mapElement('add', familyOf(entry), VM_MAP, ip, chain))
-    next.set(ip, { entry, resolution: input.resolutions.get(ip) ?? new Map(), chain, inOverlay: false })
+    const rendered = renderVmChain(entry, input.ctx, chain)
+    commands.push(...rendered.commands, mapElement('add', familyOf(entry), VM_MAP, ip, chain))
+    next.set(ip, loadedVm(entry, input.resolutions.get(ip) ?? new Map(), rendered, chain, input.ctx.now))
   }
   return { commands, vms: next }
 }
@@ -103,20 +121,19 @@ export function planIncremental(
     const old = loaded.get(ip)
     if (old === undefined) continue
     const family = familyOf(old.entry)
-    commands.push(mapElement('delete', family, VM_MAP, ip), deleteChain(family, old.chain))
-    if (old.retired !== undefined) commands.push(deleteChain(family, old.retired))
+    commands.push(mapElement('delete', family, VM_MAP, ip), ...deleteVmChain(family, old.chain, old.sets.values()))
+    if (old.retired !== undefined) commands.push(...deleteVmChain(family, old.retired.chain, old.retired.sets))
   }
   const changes = new Map<string, LoadedVm>()
   for (const [ip, entry] of change.vms) {
     const old = loaded.get(ip)
     const chain = input.nextChain(ip, new Set())
-    commands.push(...renderVmChain(entry, input.ctx, chain))
+    const rendered = renderVmChain(entry, input.ctx, chain)
+    commands.push(...rendered.commands)
     // a VM seen for the first time goes straight into qf-vms: adding is cheap, only replacing is not
     commands.push(mapElement('add', familyOf(entry), old ? VM_OVERLAY_MAP : VM_MAP, ip, chain))
-    changes.set(ip, {
-      entry, resolution: input.resolutions.get(ip) ?? new Map(), chain, inOverlay: old !== undefined,
-      ...(old && { retired: old.chain }),
-    })
+    const vm = loadedVm(entry, input.resolutions.get(ip) ?? new Map(), rendered, chain, input.ctx.now)
+    changes.set(ip, { ...vm, inOverlay: old !== undefined, ...(old && { retired: { chain: old.chain, sets: [...old.sets.values()] } }) })
   }
   return { commands, vms: changes }
 }
@@ -131,7 +148,7 @@ export function planGarbage(loaded: ReadonlyMap<string, LoadedVm>): { commands: 
       commands.push(mapElement('delete', family, VM_MAP, ip), mapElement('add', family, VM_MAP, ip, vm.chain))
       commands.push(mapElement('delete', family, VM_OVERLAY_MAP, ip))
     }
-    if (vm.retired !== undefined) commands.push(deleteChain(family, vm.retired))
+    if (vm.retired !== undefined) commands.push(...deleteVmChain(family, vm.retired.chain, vm.retired.sets))
     if (vm.inOverlay || vm.retired !== undefined) cleaned.push(vm)
   }
   return { commands, cleaned }

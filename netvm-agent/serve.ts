@@ -7,6 +7,8 @@ import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
 import { Agent, type ApplyResult } from './agent.js'
 import { applyChange, removeVms, restoredPush } from './daemon/changes.js'
 import { ExpiryTimer } from './daemon/expiry.js'
+import { NameRefresher } from './daemon/refresher.js'
+import { DEFAULT_REFRESH, type RefreshPolicy } from './names/name-state.js'
 import type { Channel } from './daemon/connection.js'
 import { listen } from './daemon/listener.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
@@ -41,6 +43,7 @@ export interface Observers {
   readonly observer?: Observer
   readonly dropLog?: DropLog
   readonly channel?: Channel
+  readonly refresher?: NameRefresher
 }
 
 /** One request line -> its answer. Changes are persisted in `state` once the agent took them. */
@@ -54,7 +57,7 @@ export async function handleRequest(agent: Agent, state: PersistedState, untrust
       case 'remove':
         return await removeVms(agent, state, request.ips)
       case 'status':
-        return { ...status(agent), ...(observers.dropLog && { dropLog: observers.dropLog.state }) }
+        return { ...status(agent, observers.refresher), ...(observers.dropLog && { dropLog: observers.dropLog.state }) }
       case 'hits':
         return observers.observer ? await observers.observer.hits(request.ip) : { ok: false, error: 'hits are not kept here' }
       case 'check':
@@ -133,7 +136,15 @@ function whenIdle(ms: number, work: () => void): { busy(): void; quiet(): void }
   }
 }
 
+function refreshPolicy(opts: AgentOptions): RefreshPolicy {
+  const minTtl = opts.refreshMinTtl ?? DEFAULT_REFRESH.minTtl
+  const maxTtl = opts.refreshMaxTtl ?? DEFAULT_REFRESH.maxTtl
+  if (minTtl > maxTtl) throw new Error(`--refresh-min-ttl ${minTtl} is above --refresh-max-ttl ${maxTtl}`)
+  return { minTtl, maxTtl, graceFloor: opts.grace ?? DEFAULT_REFRESH.graceFloor }
+}
+
 export async function serve(opts: AgentOptions): Promise<void> {
+  const policy = refreshPolicy(opts)
   const fx = realEffects(opts.resolvConf, { nftSession: true })
   const agent = new Agent(fx)
   const state = new PersistedState(opts.stateDir)
@@ -156,10 +167,14 @@ export async function serve(opts: AgentOptions): Promise<void> {
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
     if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
   })
+  // a chain rendered again by a refresh leaves the old one for the clean-up
+  const refresher = new NameRefresher(agent, fx, exclusive, policy, log, () => idle.quiet())
+  refresher.schedule()
   const listener = await listen(opts.socket, async (line, channel) => {
     idle.busy()
-    const response = await exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel }))
+    const response = await exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel, refresher }))
     expiry.schedule()
+    refresher.schedule()
     // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
     idle.quiet()
     return response
@@ -171,6 +186,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
   await new Promise<void>((resolve) => {
     const stop = () => {
       expiry.stop()
+      refresher.stop()
       qubesDb?.stop()
       dropLog.stop()
       idle.busy()

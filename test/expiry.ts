@@ -15,7 +15,7 @@ function loaded(vms: number, rulesEach: number, expireOf: (vm: number, rule: num
     entries[`/qubes-firewall/${ip}/policy`] = 'drop'
     for (let r = 0; r < rulesEach; r++) entries[`/qubes-firewall/${ip}/${String(r).padStart(4, '0')}`] = `action=accept proto=icmp expire=${expireOf(v, r)}`
   }
-  return [...parsePush(entries).vms.values()].map((entry) => ({ entry, resolution: new Map(), chain: '', inOverlay: false }))
+  return [...parsePush(entries).vms.values()].map((entry) => ({ entry, resolution: new Map(), names: new Map(), chain: '', sets: new Map(), inOverlay: false }))
 }
 
 t.test('the earliest expiry among 13 VMs x 10,000 rules', async (t) => {

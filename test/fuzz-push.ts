@@ -444,6 +444,9 @@ function canonicalIp(s: string): 4 | 6 | undefined {
 const chainPrefix = (ip: string) => `qf-vm-${ip.replace(/[.:]/g, '-')}-g`
 const VM_CHAIN = /^qf-vm-([0-9a-f-]{1,80})-g[0-9a-z]{1,24}$/
 
+/** A name's set of a VM chain, `<chain>-n<k>` (`@` when a rule refers to it): the chain, or undefined. */
+const setChain = (word: string): string | undefined => /^@?(qf-vm-[0-9a-f-]{1,80}-g[0-9a-z]{1,24})-n(?:0|[1-9][0-9]{0,3})$/.exec(word)?.[1]
+
 /** The VM whose chain this is, or undefined when the name is not one of a VM chain. */
 function chainVm(name: string): string | undefined {
   const dashed = VM_CHAIN.exec(name)?.[1]
@@ -476,6 +479,7 @@ function addressIn(word: string): { ip: string; family: 4 | 6 } | undefined {
 /** A word the serialiser may write at this place: a keyword, a typed value, a quoted comment. */
 function allowedWord(word: string, previous: string | undefined): boolean {
   if (KEYWORDS.has(word) || QUOTED.has(word) || INTEGER.test(word) || chainVm(word) !== undefined) return true
+  if (chainVm(setChain(word) ?? '') !== undefined) return true
   if (word.startsWith('"')) return previous === 'comment' && allowedComment(word)
   if (previous === 'priority' && /^-[1-9][0-9]{0,9}$/.test(word)) return true
   const range = /^(0|[1-9][0-9]{0,4})-(0|[1-9][0-9]{0,4})$/.exec(word)
@@ -545,6 +549,10 @@ function bindingProblems(lines: readonly Line[], fresh: boolean): string[] {
       const ip = AGENT_COMMENT.exec(line.comment)?.[1]
       const fine = ip !== undefined ? chainVm(line.name) === ip : FIXED_COMMENTS.includes(line.comment)
       if (!fine) problems.push(`comment ${show(line.comment)} in chain ${show(line.name)}`)
+    }
+    // a rule matches only its own chain's name sets
+    for (const word of line.object === 'rule' ? line.words.filter((w) => w.startsWith('@qf-vm-')) : []) {
+      if (setChain(word) !== line.name) problems.push(`chain ${show(line.name)} refers to ${show(word)}`)
     }
     if (line.object !== 'element' || !VM_MAPS.includes(line.name)) continue
     for (const [ip, target] of elementsOf(line)) {
@@ -631,6 +639,8 @@ t.test('the checks see what they look for', async (t) => {
     ['A dispatched to a chain nobody created', `add element ip qubes qf-vms { ${A} : goto ${chainPrefix(A)}zz }`, /does not create/],
     ['a rule in a chain of B', rule(`${chainPrefix(B)}1`, 'counter'), 'touches B'],
     ['B out of the overlay map', `delete element ip qubes qf-vms-update { ${B} }`, 'touches B'],
+    ['a rule of A matching its own name set', rule(aChain, `ip daddr == @${aChain}-n0 counter return`), 'fine'],
+    ['a rule of A matching a set of B', `add rule ip qubes ${chainPrefix(A)}0 ip daddr == @${chainPrefix(B)}1-n0 counter return`, /refers to/],
   ]
   t.plan(cases.length)
   for (const [what, line, want] of cases) {
@@ -867,7 +877,7 @@ t.test('handleRequest answers every line', async (t) => {
     await restarted.restore(saved.push, saved.cached)
     // what is enforced: the rules, and the addresses names stand for (the state keeps names the
     // agent resolved as dom0 would give them, so a restart needs no DNS: compare effective answers)
-    const enforced = (vm: LoadedVm) => ({ ...vm, entry: vm.entry.ok ? { ...vm.entry, vm: { ...vm.entry.vm, resolved: null } } : vm.entry, chain: null, inOverlay: null, retired: null })
+    const enforced = (vm: LoadedVm) => ({ ...vm, entry: vm.entry.ok ? { ...vm.entry, vm: { ...vm.entry.vm, resolved: null } } : vm.entry, chain: null, inOverlay: null, retired: null, names: null, sets: null })
     const live = new Map([...agent.loadedVms()].map(([ip, vm]) => [ip, enforced(vm)]))
     const restored = new Map([...restarted.loadedVms()].map(([ip, vm]) => [ip, enforced(vm)]))
     if (!isDeepStrictEqual(live, restored)) {

@@ -93,12 +93,13 @@ t.test('planFull reads the kernel only through its facts', async (t) => {
   const fresh = planFull(push({ [A]: ['accept'] }).vms, NOTHING, FRESH_NAMESPACE, input())
   t.ok(fresh.commands.some((c) => 'add' in c && 'table' in c.add), 'a fresh namespace gets the base table')
   const running: KernelFacts = {
-    ip: { forward: 'present', dnat: 'present', vmChains: ['qf-vm-10-137-0-5-g0'] },
-    ip6: { forward: 'present', dnat: 'present', vmChains: [] },
+    ip: { forward: 'present', dnat: 'present', vmChains: ['qf-vm-10-137-0-5-g0'], vmSets: ['qf-vm-10-137-0-5-g0-n0'] },
+    ip6: { forward: 'present', dnat: 'present', vmChains: [], vmSets: [] },
   }
   const again = planFull(push({ [A]: ['accept'] }).vms, NOTHING, running, input())
   t.notOk(again.commands.some((c) => 'add' in c && 'table' in c.add), 'an existing base table is left alone')
   t.ok(again.commands.some((c) => 'delete' in c && 'chain' in c.delete && c.delete.chain.name === 'qf-vm-10-137-0-5-g0'), 'an old VM chain is deleted')
+  t.ok(again.commands.some((c) => 'delete' in c && 'set' in c.delete && c.delete.set.name === 'qf-vm-10-137-0-5-g0-n0'), 'and its name set')
   t.not(again.vms.get(A)?.chain, 'qf-vm-10-137-0-5-g0', 'and the new one never takes its name')
   t.notOk(again.commands.some((c) => 'insert' in c), 'our jumps are there already')
 })
@@ -111,7 +112,7 @@ t.test('planIncremental: an update adds a chain behind the overlay map and delet
   t.notOk(update.commands.some((c) => 'delete' in c), 'nothing deleted while dom0 waits')
   const maps = update.commands.flatMap((c) => ('add' in c && 'element' in c.add ? [`${c.add.element.name} ${JSON.stringify(c.add.element.elem[0]).includes(A) ? 'A' : 'B'}`] : []))
   t.same(maps, ['qf-vms-update A', 'qf-vms B'], 'a known VM behind the overlay, a new one straight into qf-vms')
-  t.same(update.vms.get(A)?.retired, loaded.get(A)?.chain, 'the old chain waits for the clean-up')
+  t.same(update.vms.get(A)?.retired, { chain: loaded.get(A)?.chain, sets: [] }, 'the old chain waits for the clean-up')
   const garbage = planGarbage(new Map([...loaded, ...update.vms]))
   t.same(garbage.commands.map((c) => Object.keys(c)[0]), ['delete', 'add', 'delete', 'delete'], 'clean-up: move the entry, drop the overlay, delete the old chain')
   const removal = planIncremental(new Map([...loaded, ...update.vms]), { vms: new Map(), removed: [B], connected: {}, connectedChanged: new Set() }, input1)

@@ -26,7 +26,7 @@ export interface Timers {
   clear: (timer: NodeJS.Timeout | undefined) => void
 }
 
-const REAL_TIMERS: Timers = { now: () => Date.now(), set: (run, ms) => setTimeout(run, ms).unref(), clear: (timer) => clearTimeout(timer) }
+export const REAL_TIMERS: Timers = { now: () => Date.now(), set: (run, ms) => setTimeout(run, ms).unref(), clear: (timer) => clearTimeout(timer) }
 
 export class ExpiryTimer {
   private timer: NodeJS.Timeout | undefined

@@ -6,7 +6,7 @@ import type { Family, FwRule, Resolution, VmEntry } from '../push/model.js'
 import { addressValue, maskAddress } from './address.js'
 import { chain, rule } from './base.js'
 import { TABLE, counter, l4proto, daddr, eq, goto, icmpProto, meta, payload, ret } from './expr.js'
-import type { Command, NftFamily, RuleObj, Statement } from './model.js'
+import type { Command, NftFamily, RuleObj, SetObj, Statement } from './model.js'
 import { REJECT_CHAIN, nftFamily, type MapName } from './names.js'
 
 const GOTO_REJECT = goto(REJECT_CHAIN)
@@ -26,8 +26,27 @@ export interface RenderContext {
   resolution: (vmIp: string, name: Hostname) => Resolution
 }
 
+/**
+ * A name's addresses live in a set of the VM's chain (one per name), so that a refresh changes
+ * elements only; named after the chain, it comes and goes with it.
+ */
+export const nameSetName = (chainName: string, index: number): string => `${chainName}-n${index}`
+
+/** The sets a chain's rules refer to, in the order of first use, and their addresses of the chain's family. */
+class NameSets {
+  readonly sets = new Map<Hostname, { name: string; addresses: string[] }>()
+
+  constructor(private readonly chainName: string) {}
+
+  refer(name: Hostname, addresses: string[]): string {
+    let set = this.sets.get(name)
+    if (set === undefined) this.sets.set(name, (set = { name: nameSetName(this.chainName, this.sets.size), addresses }))
+    return `@${set.name}`
+  }
+}
+
 /** The statements matching a rule's destination, or 'nothing' when it can match no packet. */
-function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: RenderContext): Statement[] | 'nothing' | 'failed' {
+function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: RenderContext, sets: NameSets): Statement[] | 'nothing' | 'failed' {
   const matches: Statement[] = []
   const host = fwRule.dsthost
   if (host?.kind === 'ip4' || host?.kind === 'ip6') {
@@ -37,9 +56,9 @@ function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx
   } else if (host?.kind === 'name') {
     const resolution = ctx.resolution(vmIp, host.name)
     if ('error' in resolution) return 'failed'
+    // the rule stays even while the set is empty: a refresh may fill it
     const addresses = resolution.addresses.filter((a) => a.includes(':') === (family === 'ip6'))
-    if (addresses.length === 0) return 'nothing'
-    matches.push(eq(daddr(family), { set: addresses }))
+    matches.push(eq(daddr(family), sets.refer(host.name, addresses)))
   }
   if (fwRule.dns) {
     const servers = ctx.nameservers[family === 'ip' ? 4 : 6]
@@ -50,8 +69,8 @@ function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx
 }
 
 /** One FwRule -> zero or more nft rules (tcp+udp rules are two), or 'block' for a failed name. */
-function renderRule(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: RenderContext): Statement[][] | 'block' {
-  const dst = destinationMatches(vmIp, fwRule, family, ctx)
+function renderRule(vmIp: string, fwRule: FwRule, family: NftFamily, ctx: RenderContext, sets: NameSets): Statement[][] | 'block' {
+  const dst = destinationMatches(vmIp, fwRule, family, ctx, sets)
   if (dst === 'failed') return fwRule.action === 'drop' ? 'block' : []
   if (dst === 'nothing') return []
   const verdict = fwRule.action === 'accept' ? ret : GOTO_REJECT
@@ -78,7 +97,7 @@ const ruleComment = (vmIp: string, fwRule: FwRule | 'policy') =>
   `vm ${vmIp} ${fwRule === 'policy' ? 'policy' : `rule ${fwRule.number}`}`
 
 /** The rules of one VM's chain; a VM that failed to parse gets a single reject-all rule. */
-export function vmChainRules(entry: VmEntry, ctx: RenderContext, name: string): RuleObj[] {
+function vmChainRules(entry: VmEntry, ctx: RenderContext, name: string, sets: NameSets): RuleObj[] {
   const ip = entry.ok ? entry.vm.ip : entry.failure.ip
   const family = nftFamily(entry.ok ? entry.vm.family : entry.failure.family)
   const rejectAll = (comment: string) => rule(family, name, [counter, goto(REJECT_CHAIN)], comment)
@@ -86,7 +105,7 @@ export function vmChainRules(entry: VmEntry, ctx: RenderContext, name: string): 
   const rules: RuleObj[] = []
   for (const fwRule of entry.vm.rules) {
     if (fwRule.expire !== undefined && fwRule.expire <= ctx.now) continue
-    const rendered = renderRule(ip, fwRule, family, ctx)
+    const rendered = renderRule(ip, fwRule, family, ctx, sets)
     if (rendered === 'block') {
       // a drop rule whose name did not resolve drops everything from here on: never fail open
       rules.push(rejectAll(`${ruleComment(ip, fwRule)}: name did not resolve, blocking from here`))
@@ -98,13 +117,38 @@ export function vmChainRules(entry: VmEntry, ctx: RenderContext, name: string): 
   return rules
 }
 
-/** Commands creating a VM's chain (a fresh name: never one in use) and filling it. */
-export function renderVmChain(entry: VmEntry, ctx: RenderContext, chainName: string): Command[] {
-  const family = nftFamily(entry.ok ? entry.vm.family : entry.failure.family)
-  return [
-    { add: { chain: chain(family, chainName) } },
-    ...vmChainRules(entry, ctx, chainName).map((r): Command => ({ add: { rule: r } })),
-  ]
+export interface RenderedChain {
+  readonly commands: Command[]
+  /** The set holding each name's addresses (names that failed have none). */
+  readonly sets: Map<Hostname, string>
+}
+
+/** Commands creating a VM's chain (a fresh name: never one in use), its names' sets, and filling them. */
+export function renderVmChain(entry: VmEntry, ctx: RenderContext, chainName: string): RenderedChain {
+  const fam = entry.ok ? entry.vm.family : entry.failure.family
+  const sets = new NameSets(chainName)
+  const rules = vmChainRules(entry, ctx, chainName, sets)
+  const commands: Command[] = [{ add: { chain: chain(nftFamily(fam), chainName) } }]
+  for (const set of sets.sets.values()) {
+    commands.push({ add: { set: nameSet(fam, set.name) } })
+    if (set.addresses.length > 0) commands.push(setElements('add', fam, set.name, set.addresses))
+  }
+  for (const r of rules) commands.push({ add: { rule: r } })
+  return { commands, sets: new Map([...sets.sets].map(([name, set]) => [name, set.name])) }
+}
+
+function nameSet(family: Family, name: string): SetObj {
+  return { family: nftFamily(family), table: TABLE, name, type: family === 4 ? 'ipv4_addr' : 'ipv6_addr' }
+}
+
+/** Addresses into or out of a name's set (a refresh, or the render filling it). */
+export function setElements(op: 'add' | 'delete', family: Family, set: string, addresses: readonly string[]): Command {
+  const obj = { element: { family: nftFamily(family), table: TABLE, name: set, elem: [...addresses] } }
+  return op === 'add' ? { add: obj } : { delete: obj }
+}
+
+export function deleteNameSet(family: Family, set: string): Command {
+  return { delete: { set: nameSet(family, set) } }
 }
 
 export function mapElement(op: 'add' | 'delete', family: Family, map: MapName, ip: string, chainName?: string): Command {

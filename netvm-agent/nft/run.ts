@@ -34,9 +34,12 @@ export function runNftInSession(session = new NftSession(NFT)): RunNft {
   return (script) => (Buffer.byteLength(script) <= SESSION_MAX_BYTES ? session.run(script) : runNft(script))
 }
 
-/** `nft -j list ...`, parsed; undefined when the object does not exist. */
+/**
+ * `nft -j list ...`, parsed; undefined when the object does not exist. `list sets` comes terse
+ * (names, no elements): the drop log's rate sets alone may hold 65535 elements each.
+ */
 export const listNft: ListNft = async (args) => {
-  const result = await runCommand(NFT, ['-j', 'list', ...args])
+  const result = await runCommand(NFT, ['-j', ...(args[0] === 'sets' ? ['-t'] : []), 'list', ...args])
   if (result.exitCode !== 0) return undefined
   return JSON.parse(result.stdout) as unknown
 }

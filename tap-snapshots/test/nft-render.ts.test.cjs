@@ -88,8 +88,10 @@ exports[`test/nft-render.ts > TAP > mixed.json > what it loads beyond the skelet
 + add rule ip6 qubes qf-antispoof meta iifname != "vif*" ip6 saddr == @qf-connected counter drop
 @@ after skeleton line 103: flush chain ip6 qubes qf-inbound
 + add chain ip qubes qf-vm-10-137-0-5-g0
++ add set ip qubes qf-vm-10-137-0-5-g0-n0 { type ipv4_addr ; }
++ add element ip qubes qf-vm-10-137-0-5-g0-n0 { 192.0.2.10 }
 + add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == tcp ip daddr == 192.0.2.0/24 tcp dport == 443 counter return comment "vm 10.137.0.5 rule 0"
-+ add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == tcp ip daddr == { 192.0.2.10 } tcp dport == 80-90 counter return comment "vm 10.137.0.5 rule 1"
++ add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == tcp ip daddr == @qf-vm-10-137-0-5-g0-n0 tcp dport == 80-90 counter return comment "vm 10.137.0.5 rule 1"
 + add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == tcp ip daddr == { 10.139.1.1, 10.139.1.2 } tcp dport == 53 counter return comment "vm 10.137.0.5 rule 2"
 + add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == udp ip daddr == { 10.139.1.1, 10.139.1.2 } udp dport == 53 counter return comment "vm 10.137.0.5 rule 2"
 + add rule ip qubes qf-vm-10-137-0-5-g0 meta l4proto == udp udp dport == 1000-2000 counter goto qf-reject comment "vm 10.137.0.5 rule 3"
@@ -100,7 +102,9 @@ exports[`test/nft-render.ts > TAP > mixed.json > what it loads beyond the skelet
 + add rule ip qubes qf-vm-10-137-0-5-g0 counter goto qf-reject comment "vm 10.137.0.5 policy"
 + add element ip qubes qf-vms { 10.137.0.5 : goto qf-vm-10-137-0-5-g0 }
 + add chain ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1
-+ add rule ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1 meta l4proto == tcp ip6 daddr == { 2001:db8::10 } tcp dport == 80-90 counter return comment "vm fd09:24ef:4179::a89:5 rule 1"
++ add set ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1-n0 { type ipv6_addr ; }
++ add element ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1-n0 { 2001:db8::10 }
++ add rule ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1 meta l4proto == tcp ip6 daddr == @qf-vm-fd09-24ef-4179--a89-5-g1-n0 tcp dport == 80-90 counter return comment "vm fd09:24ef:4179::a89:5 rule 1"
 + add rule ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1 ip6 daddr == 2001:db8::/32 counter goto qf-reject comment "vm fd09:24ef:4179::a89:5 rule 7"
 + add rule ip6 qubes qf-vm-fd09-24ef-4179--a89-5-g1 counter return comment "vm fd09:24ef:4179::a89:5 policy"
 + add element ip6 qubes qf-vms { fd09:24ef:4179::a89:5 : goto qf-vm-fd09-24ef-4179--a89-5-g1 }

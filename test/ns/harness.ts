@@ -279,7 +279,7 @@ export class Lab {
    * dnsmasq at 192.0.2.53: www.lab.example -> 192.0.2.10, cdn.lab.example -> 198.51.100.10,
    * multi.lab.example -> 192.0.2.10, 198.51.100.10 and 2001:db8::10; other lab.example names NXDOMAIN.
    */
-  async startDnsmasq(extra: string[] = []): Promise<void> {
+  async startDnsmasq(extra: string[] = []): Promise<ChildProcess> {
     const child = this.spawn(this.ns.up, 'dnsmasq', [
       '--no-daemon', '--no-resolv', '--no-hosts', '--conf-file=/dev/null', '--user=root', '--group=root',
       `--listen-address=${DNS}`, '--bind-interfaces', '--port=53', '--log-facility=-',
@@ -293,6 +293,8 @@ export class Lab {
       const r = await this.exec(this.ns.fw, process.execPath, [join(BIN, 'probe.mjs'), '--timeout', '1000', `dns:${DNS}:53`])
       return r.stdout.includes(' allowed ')
     })
+    // `ip netns exec` execs dnsmasq: the child is dnsmasq (SIGHUP rereads its hosts files)
+    return child
   }
 
   /** One agent command in the firewall namespace, with the lab's resolv.conf, rw-dir and state dir. */

@@ -1,0 +1,117 @@
+// What one VM's dsthost name stands for in the kernel, and when DNS is asked again. Pure: the
+// refresher (daemon/refresher.ts) brings the clock and the answers, refresh-plan.ts the commands.
+//
+// A name that resolved matches its last answer plus the addresses that vanished from an answer
+// less than their grace ago (a rotation does not cut connections in flight). A refresh that fails
+// keeps all of that until the grace of the last good answer ends; then the name is failed, and its
+// rule fails closed at its position as at an apply.
+import type { EpochSeconds, Hostname } from '../../common/rule/model.js'
+import type { Resolution } from '../push/model.js'
+
+export interface RefreshPolicy {
+  /** A TTL is clamped to [minTtl, maxTtl] seconds before the next refresh; a failed name is retried every minTtl. */
+  readonly minTtl: number
+  readonly maxTtl: number
+  /** Grace = max(the answer's TTL, graceFloor) seconds. */
+  readonly graceFloor: number
+}
+
+export const DEFAULT_REFRESH: RefreshPolicy = { minTtl: 30, maxTtl: 3600, graceFloor: 60 }
+
+export interface Failing {
+  readonly since: EpochSeconds
+  readonly lastTry: EpochSeconds
+  readonly error: string
+}
+
+export type NameState =
+  | {
+      readonly kind: 'resolved'
+      /** The last good answer (both families) and when it came. */
+      readonly answer: readonly string[]
+      readonly answeredAt: EpochSeconds
+      /** Absent for dom0's answers and restored ones: refreshed after minTtl. */
+      readonly ttl?: number
+      /** Addresses gone from the answer, matching until the time given. */
+      readonly graced: ReadonlyMap<string, EpochSeconds>
+      /** Set while refreshes fail: the answer still matches until the grace ends. */
+      readonly failing?: Failing
+    }
+  | { readonly kind: 'failed'; readonly error: string; readonly lastTry: EpochSeconds }
+
+/** What an apply found (dom0's answer, the agent's own, or a restored one). */
+export function stateFromApply(resolution: Resolution, now: EpochSeconds): NameState {
+  if ('error' in resolution) return { kind: 'failed', error: resolution.error, lastTry: now }
+  return {
+    kind: 'resolved', answer: [...resolution.addresses], answeredAt: now, graced: new Map(),
+    ...(resolution.ttl !== undefined && { ttl: resolution.ttl }),
+  }
+}
+
+/** The addresses matching now, or the failure: what the render and `check` use. */
+export function inForce(state: NameState): Resolution {
+  if (state.kind === 'failed') return { error: state.error }
+  return { addresses: [...state.answer, ...state.graced.keys()], ...(state.ttl !== undefined && { ttl: state.ttl }) }
+}
+
+const graceOf = (ttl: number | undefined, policy: RefreshPolicy) => Math.max(ttl ?? 0, policy.graceFloor)
+
+/** When DNS is asked again. */
+export function dueAt(state: NameState, policy: RefreshPolicy): EpochSeconds {
+  if (state.kind === 'failed') return (state.lastTry + policy.minTtl) as EpochSeconds
+  if (state.failing) return (state.failing.lastTry + policy.minTtl) as EpochSeconds
+  const ttl = Math.min(Math.max(state.ttl ?? policy.minTtl, policy.minTtl), policy.maxTtl)
+  return (state.answeredAt + ttl) as EpochSeconds
+}
+
+/** The next moment this state changes on its own (a refresh due, a grace ending). */
+export function nextEvent(state: NameState, policy: RefreshPolicy): EpochSeconds {
+  let next = dueAt(state, policy)
+  if (state.kind === 'resolved') {
+    for (const until of state.graced.values()) next = Math.min(next, until) as EpochSeconds
+    if (state.failing) next = Math.min(next, state.failing.since + graceOf(state.ttl, policy)) as EpochSeconds
+  }
+  return next
+}
+
+/** A refresh's answer taken in: vanished addresses start their grace; a failure keeps what matched. */
+export function afterAnswer(state: NameState, answer: Resolution, now: EpochSeconds, policy: RefreshPolicy): NameState {
+  if ('error' in answer) {
+    if (state.kind === 'failed') return { kind: 'failed', error: answer.error, lastTry: now }
+    return { ...state, failing: { since: state.failing?.since ?? now, lastTry: now, error: answer.error } }
+  }
+  const fresh = new Set(answer.addresses)
+  const graced = new Map<string, EpochSeconds>()
+  if (state.kind === 'resolved') {
+    for (const [address, until] of state.graced) if (!fresh.has(address)) graced.set(address, until)
+    const until = (now + graceOf(state.ttl, policy)) as EpochSeconds
+    for (const address of state.answer) if (!fresh.has(address) && !graced.has(address)) graced.set(address, until)
+  }
+  return { kind: 'resolved', answer: [...answer.addresses], answeredAt: now, graced, ...(answer.ttl !== undefined && { ttl: answer.ttl }) }
+}
+
+/** Graces that ended are over: their addresses go; a failing name whose grace ended is failed. */
+export function afterClock(state: NameState, now: EpochSeconds, policy: RefreshPolicy): NameState {
+  if (state.kind === 'failed') return state
+  if (state.failing && now >= state.failing.since + graceOf(state.ttl, policy)) {
+    return { kind: 'failed', error: state.failing.error, lastTry: state.failing.lastTry }
+  }
+  if (![...state.graced.values()].some((until) => until <= now)) return state
+  return { ...state, graced: new Map([...state.graced].filter(([, until]) => until > now)) }
+}
+
+/** What a move from `before` to `after` tells the user, or undefined for a quiet one (the same addresses again). */
+export function describeMove(name: Hostname, before: NameState, after: NameState): string | undefined {
+  if (after.kind === 'failed') return before.kind === 'failed' ? undefined : `${name}: failed closed (${after.error})`
+  if (before.kind === 'failed') return `${name}: resolves again, to ${after.answer.join(' ') || 'no address'}`
+  if (after.failing && !before.failing) return `${name}: refresh failed (${after.failing.error}); its addresses stay in its grace`
+  const was = addressesOf(before)
+  const is = addressesOf(after)
+  // DNS rotates the order of its records: only a different set of addresses is news
+  if (was.join(' ') !== is.join(' ')) return `${name}: now ${shownAddresses(after)} (was ${shownAddresses(before)})`
+  if (before.failing && !after.failing) return `${name}: answers again, the same addresses`
+  return undefined
+}
+
+const addressesOf = (state: NameState & { kind: 'resolved' }) => [...state.answer, ...state.graced.keys()].sort()
+const shownAddresses = (state: NameState & { kind: 'resolved' }) => [...state.answer, ...state.graced.keys()].join(' ') || 'no address'
