@@ -73,13 +73,22 @@ async function registry(source: Source): Promise<void> {
   }
 }
 
+/**
+ * The lab's names live LAB_TTL seconds and its agents ask again as soon as that runs out, keeping a
+ * vanished address LAB_GRACE seconds: a changed answer shows in seconds, not in the minutes of the
+ * agent's defaults (30 s at least, 60 s of grace).
+ */
+export const LAB_TTL = 5
+const LAB_GRACE = 5
+const LAB_REFRESH = ['--refresh-min-ttl', '1', '--grace', String(LAB_GRACE)]
+
 /** The world's names, in a hosts file dnsmasq rereads on SIGHUP (so tests can change an answer). */
 export const HOSTS_FILE = join(LAB_DIR, 'hosts')
 
 function startAgent(netvm: string): void {
   const dir = join(LAB_DIR, netvm)
   mkdirSync(join(dir, 'rw'), { recursive: true })
-  const args = [AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve']
+  const args = [AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve', ...LAB_REFRESH]
   if (labSource() === 'qubesdb' && netvm === QUBESDB_NETVM) {
     // as on Qubes: the VM's own QubesDB, which dom0 writes with qubesdb-write -d NETVM
     const store = join(QUBESDB_DIR, netvm)
@@ -98,7 +107,7 @@ async function startServices(): Promise<void> {
   writeFileSync(HOSTS_FILE, Object.entries(OUTSIDE.names).map(([name, address]) => `${address} ${name}\n`).join(''))
   startDaemon('dnsmasq', OUTSIDE.ns, 'dnsmasq', [
     '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces', `--listen-address=${OUTSIDE.dns}`,
-    `--addn-hosts=${HOSTS_FILE}`, '--local=/lab.example/', '--log-facility=-', '--pid-file=',
+    `--addn-hosts=${HOSTS_FILE}`, `--local-ttl=${LAB_TTL}`, '--local=/lab.example/', '--log-facility=-', '--pid-file=',
   ])
   const ports = OUTSIDE.ports.join(',')
   startDaemon('world', OUTSIDE.ns, process.execPath, [WORLD_SERVER, ...OUTSIDE.servers.map((s) => `${s}/${ports}`)])

@@ -68,7 +68,7 @@ t.test('up builds the lab and prints the matrix from real connections', async (t
   t.match(up.stdout, new RegExp(`ip netns exec ${PREFIX}work curl`))
   t.same(await probe('work', WWW80, WWW443), ['refused', 'allowed'])
   const listed = await dom0('qvm-firewall', '--resolved', 'work')
-  t.match(listed.stdout.split('\n')[1], /^0   accept  www\.lab\.example  tcp .* the work portal, over TLS only  192\.0\.2\.10$/, 'what the name stands for in sys-firewall')
+  t.match(listed.stdout.split('\n')[1], /^0   accept  www\.lab\.example  tcp .* the work portal, over TLS only  192\.0\.2\.10  +\d+s ago$/, 'what the name stands for in sys-firewall, and when DNS answered')
 })
 
 t.test('check agrees with every cell of the matrix, decided from the typed rules in force', async (t) => {
@@ -153,6 +153,26 @@ t.test('a name rule follows what dnsmasq answers at apply time', async (t) => {
     return /www\.lab\.example -> 192\.0\.2\.10\)/.test(listed.stdout + listed.stderr)
   })
   t.same(await probe('work', CDN443, WWW443), ['refused', 'allowed'])
+})
+
+t.test('a name follows DNS in sys-firewall with no dom0 action: the new address reached, the old one only through its grace', async (t) => {
+  const hosts = `${LAB_DIR}/hosts`
+  const original = readFileSync(hosts, 'utf8')
+  const dnsmasqPid = Number(readFileSync(`${LAB_DIR}/pids/dnsmasq.pid`, 'utf8'))
+  const answer = (text: string) => (writeFileSync(hosts, text), process.kill(dnsmasqPid, 'SIGHUP'))
+  const reached = (want: string[]) => async () => (await probe('work', CDN443, WWW443)).join(' ') === want.join(' ')
+  answer(original.replace('192.0.2.10 www.lab.example', '198.51.100.10 www.lab.example'))
+  // the lab's names live 5 s: the refresh is the event; a refused probe comes back at once
+  await until('work reaching the new address', reached(['allowed', 'allowed']))
+  t.pass('the new address is reached while the old one is in its grace')
+  await until('the grace of the old address ending', reached(['allowed', 'refused']))
+  t.pass('then the old address is refused')
+  const listed = await dom0('qvm-firewall', '--resolved', 'work')
+  t.match(listed.stdout.split('\n')[1], /www\.lab\.example .* 198\.51\.100\.10 +\d+s ago$/, '--resolved shows the address in force and when it was refreshed')
+  // back as it was, for the tests after this one
+  answer(original)
+  await until('work back on the old address', reached(['refused', 'allowed']))
+  t.pass('and back, still with no dom0 action')
 })
 
 t.test('a name that does not resolve fails its own rule, not the VM', async (t) => {

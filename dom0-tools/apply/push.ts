@@ -101,22 +101,42 @@ async function throughQubesDb(domain: string, request: object): Promise<AgentAns
  * What the VM's names stand for right now in its netvm: the agent's status, for this VM's addresses.
  * Undefined when the agent cannot be asked.
  */
-export async function resolvedInNetvm(vmName: string, opts: ApplyOptions): Promise<Map<string, string> | undefined> {
+/** What a name stands for in the netvm's agent: its addresses, and when DNS last answered for it. */
+export interface NameInNetvm {
+  readonly addresses: string
+  /** Epoch seconds of the last good answer; absent from agents that do not say. */
+  readonly refreshed?: number
+  /** The last refreshes failed (its addresses in their grace), or the name failed closed. */
+  readonly trouble?: 'failing' | 'failed'
+}
+
+/** Each dsthost name of the VM as the netvm's agent holds it (its `status`), or undefined when it could not be asked. */
+export async function resolvedInNetvm(vmName: string, opts: ApplyOptions): Promise<Map<string, NameInNetvm> | undefined> {
   const vm = opts.registry.require(vmName)
   if (vm.netvm === undefined) return undefined
   const outcome = await send(opts.registry, vm.netvm, { op: 'status' })
   if (outcome.status !== 'applied') return undefined
   const untrustedVms = (outcome.answer as { vms?: unknown }).vms
-  const names = new Map<string, string>()
+  const names = new Map<string, NameInNetvm>()
   for (const untrustedVm of Array.isArray(untrustedVms) ? untrustedVms : []) {
-    const entry = untrustedVm as { ip?: unknown; resolved?: Record<string, unknown> }
+    const entry = untrustedVm as { ip?: unknown; resolved?: Record<string, unknown>; names?: Record<string, unknown> }
     if (entry.ip !== vm.ip && entry.ip !== vm.ip6) continue
     for (const [name, untrustedAnswer] of Object.entries(entry.resolved ?? {})) {
       const shown = Array.isArray(untrustedAnswer) ? untrustedAnswer.filter((a) => typeof a === 'string' && /^[0-9a-f.:]+$/.test(a)) : ['unresolved']
-      names.set(name, [...(names.get(name)?.split(' ') ?? []), ...shown].filter((a, i, all) => a !== '' && all.indexOf(a) === i).join(' '))
+      const addresses = [...(names.get(name)?.addresses.split(' ') ?? []), ...shown].filter((a, i, all) => a !== '' && all.indexOf(a) === i).join(' ')
+      names.set(name, { addresses, ...refreshOf(entry.names?.[name]) })
     }
   }
   return names
+}
+
+/** A name's refresh as the agent's status gives it (`names.<name>`), kept only where well-formed. */
+function refreshOf(untrustedName: unknown): Pick<NameInNetvm, 'refreshed' | 'trouble'> {
+  if (typeof untrustedName !== 'object' || untrustedName === null) return {}
+  const { answered, failing, error } = untrustedName as { answered?: unknown; failing?: unknown; error?: unknown }
+  const refreshed = typeof answered === 'number' && Number.isSafeInteger(answered) && answered > 0 ? { refreshed: answered } : {}
+  const trouble = typeof error === 'string' ? { trouble: 'failed' as const } : failing !== undefined ? { trouble: 'failing' as const } : {}
+  return { ...refreshed, ...trouble }
 }
 
 /** Pushes one VM's rules to its netvm (an `update`): only that VM changes there. */

@@ -19,7 +19,7 @@ import { runProgram } from '../../common/cli/run.js'
 import { qubesDirOption, resolveQubesDir } from './qubes-dir.js'
 import { parseAction, parseForwardAction, type ForwardEdit, type RuleAction } from './qvm-firewall-actions.js'
 import { takeTrailingOptions, type GlobalOptions } from './qvm-firewall-options.js'
-import { formatRuleList, resolvedColumn } from './qvm-firewall-output.js'
+import { formatRuleList, resolvedColumns } from './qvm-firewall-output.js'
 import { pushAndReport, verbosityOptions } from './verbosity.js'
 
 export const EPILOG = `
@@ -115,7 +115,7 @@ async function qvmFirewallList(vm: Domain, qubesDir: string, opts: GlobalOptions
     const { resolvedInNetvm } = await pushing()
     const names = await resolvedInNetvm(vm.name, { qubesDir, registry: loadRegistry(qubesDir) })
     if (names === undefined) process.stderr.write(`qvm-firewall: warning: the agent of ${vm.netvm ?? 'no netvm'} could not be asked what names resolved to\n`)
-    columns.push(resolvedColumn(names))
+    columns.push(...resolvedColumns(names, nowEpoch()))
   }
   if (opts.hits) {
     const hits = await (await observing()).hitsColumns(vm, loadRegistry(qubesDir))
@@ -161,7 +161,7 @@ export function buildProgram(): Command {
   const program = new Command('qvm-firewall')
     .description('Manage VM outgoing connections firewall')
     .option('--raw', 'output rules as raw strings, instead of nice table')
-    .option('--resolved', "list: add a RESOLVED column, what each name stands for in the netvm's agent now")
+    .option('--resolved', "list: add RESOLVED and REFRESHED columns, what each name stands for in the netvm's agent now and when DNS last answered")
     .option('--hits', "list: add HITS (packets) and LAST columns, what each rule counted in the netvm's agent")
     .option('-r, --reload', 'force reloading rules even when unchanged')
     .option('--sync', "push the rules of every VM using VMNAME as netvm to VMNAME's agent")
