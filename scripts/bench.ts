@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
 import { Registry } from '../dom0-tools/registry/registry.js'
+import { benchDropLog } from './bench-droplog.js'
 
 const SIZES = (process.env['BENCH_VMS'] ?? '10,100,500,1000').split(',').map(Number)
 const RULES = Number(process.env['BENCH_RULES'] ?? 50)
@@ -307,17 +308,26 @@ function startupTimes(): void {
 if (!process.env['QF_BENCH_NS']) {
   const ns = `qfbench${process.pid}`
   const floorNs = `qfbenchf${process.pid}`
-  execFileSync('ip', ['netns', 'add', ns])
-  execFileSync('ip', ['netns', 'add', floorNs])
-  try {
-    const run = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? ''], {
-      stdio: 'inherit',
-      env: { ...process.env, QF_BENCH_NS: ns, QF_BENCH_FLOOR_NS: floorNs },
-    })
-    process.exitCode = run.status ?? 1
-  } finally {
-    execFileSync('ip', ['netns', 'del', ns])
-    execFileSync('ip', ['netns', 'del', floorNs])
+  // BENCH_DROPLOG=0 skips the drop log's cost, =only measures it alone
+  const dropLog = process.env['BENCH_DROPLOG'] ?? '1'
+  if (dropLog !== 'only') {
+    execFileSync('ip', ['netns', 'add', ns])
+    execFileSync('ip', ['netns', 'add', floorNs])
+    try {
+      const run = spawnSync('ip', ['netns', 'exec', ns, process.execPath, process.argv[1] ?? ''], {
+        stdio: 'inherit',
+        env: { ...process.env, QF_BENCH_NS: ns, QF_BENCH_FLOOR_NS: floorNs },
+      })
+      process.exitCode = run.status ?? 1
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns])
+      execFileSync('ip', ['netns', 'del', floorNs])
+    }
+  }
+  // from here, outside the bench's namespace: it makes namespaces of its own
+  if (dropLog !== '0' && !process.exitCode) {
+    if (dropLog !== 'only') console.log('')
+    await benchDropLog()
   }
 } else {
   await main()

@@ -11,6 +11,8 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v curl >/dev/null || missing+=(curl)
 # the agent reads its drop log (NFLOG) through tcpdump
 command -v tcpdump >/dev/null || missing+=(tcpdump)
+# npm run bench: the drop log's cost on accepted traffic (without it, that line says skipped)
+command -v iperf3 >/dev/null || missing+=(iperf3)
 # the template packages: npm run package builds the .rpm with it (test/package-deb.ts)
 command -v rpmbuild >/dev/null || missing+=(rpm)
 if [ ${#missing[@]} -gt 0 ]; then
