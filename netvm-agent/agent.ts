@@ -124,7 +124,7 @@ export class Agent {
    * that ended. A set's elements change; a VM whose name failed for good, or resolves again, has its
    * chain rendered again; all in one transaction. Refused by nft: thrown (the caller reapplies).
    */
-  async refreshNames(answers: ReadonlyMap<Hostname, Resolution>, askedAt: EpochSeconds, policy: RefreshPolicy): Promise<{ notes: string[]; result?: ApplyResult }> {
+  async refreshNames(answers: ReadonlyMap<Hostname, Resolution>, askedAt: EpochSeconds, policy: RefreshPolicy): Promise<{ notes: string[]; moved: string[]; result?: ApplyResult }> {
     const plan = planRefresh({ loaded: this.vms, answers, askedAt, now: this.fx.now(), policy })
     let result: ApplyResult | undefined
     if (plan.replan.size === 0) {
@@ -143,7 +143,7 @@ export class Agent {
       const vm = this.vms.get(ip)
       if (vm) Object.assign(vm, { names: states, resolution: inForceOf(states) })
     }
-    return { notes: plan.notes, ...(result && { result }) }
+    return { notes: plan.notes, moved: [...plan.moved], ...(result && { result }) }
   }
 
   /** Whether collectGarbage() has work: the daemon calls it once a request is answered. */

@@ -12,7 +12,7 @@ import { DEFAULT_REFRESH, type RefreshPolicy } from './names/name-state.js'
 import type { Channel } from './daemon/connection.js'
 import { listen } from './daemon/listener.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
-import { serialised } from './daemon/serial.js'
+import { serialised, type Exclusive } from './daemon/serial.js'
 import { PersistedState, type Entries } from './daemon/state.js'
 import { status } from './daemon/status.js'
 import type { Drop } from './droplog/attribute.js'
@@ -154,7 +154,11 @@ export async function serve(opts: AgentOptions): Promise<void> {
     context: () => ({ now: fx.now(), nameservers: fx.nameservers() }),
     log,
   })
-  const exclusive = serialised()
+  // every change, whoever asks (the socket, QubesDB, SIGHUP, an expiry, a refresh), moves the
+  // timers on and, once things are quiet, the clean-up
+  let afterChange = () => {}
+  const serial = serialised()
+  const exclusive: Exclusive = (work) => serial(work).finally(() => afterChange())
   await restore(agent, state)
   await runFirewallHooks(opts)
   dropLog.start()
@@ -162,22 +166,25 @@ export async function serve(opts: AgentOptions): Promise<void> {
   // QubesDB's watch starts once the persisted rules are in force and the hooks ran, as in Qubes
   const qubesDb = opts.source === 'qubesdb' ? startQubesDbSource(agent, state, exclusive, log) : undefined
   const expiry = new ExpiryTimer(() => agent.loadedVms().values(), () => exclusive(() => agent.reapply()))
-  expiry.schedule()
   const idle = whenIdle(CLEANUP_WHEN_IDLE_MS, () => {
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
     if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
   })
   // a chain rendered again by a refresh leaves the old one for the clean-up
-  const refresher = new NameRefresher(agent, fx, exclusive, policy, log, () => idle.quiet())
-  refresher.schedule()
-  const listener = await listen(opts.socket, async (line, channel) => {
-    idle.busy()
-    const response = await exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel, refresher }))
+  const refresher = new NameRefresher(agent, fx, exclusive, policy, log, (moved) => {
+    idle.quiet()
+    void qubesDb?.namesMoved(moved).catch((err: Error) => log(`writing /dns/ failed: ${err.message}`))
+  })
+  afterChange = () => {
     expiry.schedule()
     refresher.schedule()
     // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
     idle.quiet()
-    return response
+  }
+  afterChange()
+  const listener = await listen(opts.socket, (line, channel) => {
+    idle.busy()
+    return exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel, refresher }))
   })
   log(`listening on ${opts.socket}`)
 

@@ -2,9 +2,11 @@
 // VM's rules into its QubesDB (the stand-in of lab/qubesdb-bin) in qubesd's order; a change is
 // confirmed by /qubes-firewall-handled/<ip> going up. Real packets decide, as in test/lab.ts. (A
 // watch that dies, rules written before the agent starts, a malformed entry: test/ns/qubesdb.ts.)
+import { readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
 import { built } from './helpers/built.js'
 import { outcome, type Outcome } from './helpers/outcome.js'
+import { until } from './helpers/wait.js'
 
 // a lab of its own, beside any other
 const PREFIX = `qlq${process.pid}-`
@@ -24,6 +26,7 @@ const env = {
 const WORK = '10.137.0.3'
 const WWW80 = 'tcp:192.0.2.10:80'
 const WWW443 = 'tcp:192.0.2.10:443'
+const CDN443 = 'tcp:198.51.100.10:443'
 
 const run = (file: string, ...args: string[]): Promise<Outcome> => outcome(file, args, { env })
 const node = (script: string, ...args: string[]) => run(process.execPath, script, ...args)
@@ -46,6 +49,23 @@ t.test('up --source qubesdb: the same matrix as through the socket; every VM tak
   t.match(up.stdout, /^untrusted\s+refused\s+refused\s+refused\s+allowed\s+refused\s+refused\s+allowed\s+timed out$/m)
   t.equal(await handled(WORK), 1)
   t.equal((await run('qubesdb-read', '-d', 'sys-firewall', `/dns/${WORK}/www.lab.example`)).stdout, "{'192.0.2.10/32'}\n")
+})
+
+t.test("a name that follows DNS rewrites /dns/<ip>/ (the old address through its grace), and the handled count stays", async (t) => {
+  const hosts = `${LAB_DIR}/hosts`
+  const original = readFileSync(hosts, 'utf8')
+  const dnsmasqPid = Number(readFileSync(`${LAB_DIR}/pids/dnsmasq.pid`, 'utf8'))
+  const answer = (text: string) => (writeFileSync(hosts, text), process.kill(dnsmasqPid, 'SIGHUP'))
+  const dns = async () => (await run('qubesdb-read', '-d', 'sys-firewall', `/dns/${WORK}/www.lab.example`)).stdout
+  const before = await handled(WORK)
+  answer(original.replace('192.0.2.10 www.lab.example', '198.51.100.10 www.lab.example'))
+  await until('/dns/ with the new address and the old one in its grace', async () => (await dns()) === "{'198.51.100.10/32', '192.0.2.10/32'}\n")
+  await until('/dns/ with the new address only', async () => (await dns()) === "{'198.51.100.10/32'}\n")
+  t.same(await probe('work', CDN443, WWW443), ['allowed', 'refused'], 'work reaches the new address only')
+  t.equal(await handled(WORK), before, 'dom0 wrote nothing: the handled count stays')
+  answer(original)
+  await until('/dns/ back on the old address', async () => (await dns()) === "{'192.0.2.10/32'}\n")
+  await until('work back on the old address', async () => (await probe('work', CDN443, WWW443)).join(' ') === 'refused allowed')
 })
 
 t.test('a qvm-firewall change is written to QubesDB and confirmed by the handled count', async (t) => {

@@ -31,8 +31,8 @@ export class NameRefresher {
     private readonly exclusive: Exclusive,
     readonly policy: RefreshPolicy,
     private readonly log: (message: string) => void,
-    /** After a refresh took something in: the daemon's clean-up may have work. */
-    private readonly changed: () => void,
+    /** After a refresh moved these VMs' names: the daemon's clean-up may have work, QubesDB's /dns/ news. */
+    private readonly changed: (moved: readonly string[]) => void,
     private readonly timers: Timers = REAL_TIMERS,
   ) {}
 
@@ -70,9 +70,9 @@ export class NameRefresher {
       for (const [name, state] of loadedNames(this.agent)) if (dueAt(state, this.policy) <= askedAt) due.add(name)
       // names are Hostnames in, Hostnames out: the resolver keys its answers by the names asked
       const answers = (due.size === 0 ? new Map() : await this.fx.resolve([...due], this.fx.nameservers())) as ReadonlyMap<Hostname, Resolution>
-      const { notes, result } = await this.exclusive(() => this.agent.refreshNames(answers, askedAt, this.policy))
+      const { notes, moved, result } = await this.exclusive(() => this.agent.refreshNames(answers, askedAt, this.policy))
       for (const note of notes) this.log(`name ${note}`)
-      if (notes.length > 0 || result) this.changed()
+      if (moved.length > 0 || result) this.changed(moved)
       if (result && !result.ok) this.log(`refresh: ${result.error ?? result.failed.map((f) => `${f.vm}: ${f.error}`).join('; ')}`)
     } catch (err) {
       if (!(err instanceof NftApplyError)) throw err

@@ -26,6 +26,8 @@ export interface RefreshPlan {
   readonly replan: Set<string>
   /** What changed, a line each (VM, name, how). */
   readonly notes: string[]
+  /** The VMs with a note: what their names stand for moved, or began to fail. */
+  readonly moved: Set<string>
 }
 
 /** The last time DNS was asked about this name for this VM. */
@@ -45,7 +47,7 @@ function elementChanges(family: Family, set: string, before: NameState, after: N
 }
 
 export function planRefresh(input: RefreshInput): RefreshPlan {
-  const plan: RefreshPlan = { elements: [], states: new Map(), replan: new Set(), notes: [] }
+  const plan: RefreshPlan = { elements: [], states: new Map(), replan: new Set(), notes: [], moved: new Set() }
   for (const [ip, vm] of input.loaded) {
     if (!vm.entry.ok) continue
     const family = vm.entry.vm.family
@@ -61,6 +63,7 @@ export function planRefresh(input: RefreshInput): RefreshPlan {
       changed = true
       const note = describeMove(name, state, next)
       if (note !== undefined) plan.notes.push(`${ip}: ${note}`)
+      if (note !== undefined) plan.moved.add(ip)
       const set = vm.sets.get(name)
       if (next.kind !== state.kind) replan = true
       // a name past a failed drop rule has no set: nothing of it is loaded

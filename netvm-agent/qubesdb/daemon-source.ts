@@ -24,6 +24,8 @@ function blockUnreadable(push: Push, unreadable: ReadonlyMap<string, string>): P
 
 export interface QubesDbDaemonSource {
   stop(): void
+  /** After a refresh moved these VMs' names: their /dns/<ip>/ rewritten, in turn with the changes. */
+  namesMoved(ips: readonly string[]): Promise<void>
 }
 
 export function startQubesDbSource(
@@ -52,5 +54,5 @@ export function startQubesDbSource(
     onProblem: log,
   })
   watch.start()
-  return { stop: () => watch.stop() }
+  return { stop: () => watch.stop(), namesMoved: (ips) => exclusive(() => source.namesMoved(ips)) }
 }

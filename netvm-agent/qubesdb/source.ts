@@ -220,6 +220,16 @@ export class QubesDbSource {
     return (this.handled = counts)
   }
 
+  /** A refresh moved these VMs' names: /dns/<ip>/ says so (their handled counts stay: dom0 wrote nothing). */
+  async namesMoved(ips: readonly string[]): Promise<void> {
+    const dns = new DnsChanges()
+    for (const ip of ips) {
+      const resolution = this.deps.resolutionOf(ip)
+      if (resolution !== undefined) this.dnsOf(ip, resolution, dns)
+    }
+    await this.writeDns(dns)
+  }
+
   /** The VM's /dns/<ip>/ entries, into `changes` unless they are what was written last. */
   private dnsOf(ip: string, resolution: ReadonlyMap<string, Resolution>, changes: DnsChanges): void {
     const family = parseVmIp(ip)?.family ?? 4

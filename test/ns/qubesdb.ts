@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { runCommand } from '../../common/run-command.js'
 import { childrenOf, until, untilGone } from '../helpers/wait.js'
-import { ROOT, VM_A, VM_B, WWW, makeLab, type Daemon } from './harness.js'
+import { ROOT, VM_A, VM_B, WWW, makeLab, vmChains, type Daemon } from './harness.js'
 
 const lab = await makeLab(t, { dns: true })
 if (lab) {
@@ -90,6 +90,16 @@ if (lab) {
       return vms.every((vm) => vm.ip !== VM_B)
     })
     await lab.expect(t, 'b', { [`tcp:${WWW}:22`]: 'refused' }, { label: 'a VM without rules is blocked' })
+  })
+
+  await t.test('a rule that expires is rendered away, with nothing but QubesDB having fed the agent', async (t) => {
+    // far enough ahead that the write through QubesDB is in before it, close enough to wait for
+    const expire = Math.floor(Date.now() / 1000) + 5
+    await applyVm(VM_B, 'drop', `action=accept proto=tcp dstports=22-22 expire=${expire}`, 'action=accept proto=tcp dstports=80-80')
+    const ruleZero = async () => Object.values(await vmChains(lab, VM_B)).some((listing) => listing.includes(`vm ${VM_B} rule 0`))
+    t.ok(await ruleZero(), 'the expiring rule is loaded')
+    await until("b's chain without the expired rule", async () => !(await ruleZero()))
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:22`]: 'refused' }, { label: 'expired' })
   })
 
   t.teardown(() => daemon?.terminate())
