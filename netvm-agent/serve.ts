@@ -195,7 +195,6 @@ export async function serve(opts: AgentOptions): Promise<void> {
       expiry.stop()
       refresher.stop()
       qubesDb?.stop()
-      dropLog.stop()
       idle.busy()
       listener.close()
       resolve()
@@ -203,6 +202,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })
+  await dropLog.stop()
   state.close()
   // rules stay in force: fail closed, unlike Qubes' agent which deletes its table
   process.exit(0)

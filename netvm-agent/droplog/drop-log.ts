@@ -60,10 +60,15 @@ export class DropLog {
     })
   }
 
-  stop(): void {
+  /** Ends the reader; resolves once it exited (so none is left behind unreaped), within `boundMs`. */
+  async stop(boundMs = 2000): Promise<void> {
     this.stopped = true
-    this.child?.kill()
     this.followers.clear()
+    const child = this.child
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
+    child.kill()
+    await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, boundMs).unref())])
   }
 
   /** The drops kept, oldest first, of one VM or all. */
