@@ -9,6 +9,7 @@ import { realEffects } from './effects.js'
 import { PushError } from './errors.js'
 import { failureLine } from './failure-line.js'
 import { ordinaryHostReason } from './host-check.js'
+import { refreshPolicy } from './names/name-state.js'
 import { listNft } from './nft/run.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
@@ -82,6 +83,8 @@ export async function connect(opts: AgentOptions): Promise<void> {
 }
 
 export async function serve(opts: AgentOptions): Promise<void> {
+  // a wrong option is named before anything is touched
+  refreshPolicy(opts.refreshMinTtl, opts.refreshMaxTtl, opts.grace)
   await checkHost(opts.force)
   const { serve } = await import('./serve.js')
   await serve(opts)

@@ -8,7 +8,7 @@ import { Agent, type ApplyResult } from './agent.js'
 import { applyChange, removeVms, restoredPush } from './daemon/changes.js'
 import { ExpiryTimer } from './daemon/expiry.js'
 import { NameRefresher } from './daemon/refresher.js'
-import { DEFAULT_REFRESH, type RefreshPolicy } from './names/name-state.js'
+import { refreshPolicy } from './names/name-state.js'
 import type { Channel } from './daemon/connection.js'
 import { listen } from './daemon/listener.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
@@ -136,15 +136,8 @@ function whenIdle(ms: number, work: () => void): { busy(): void; quiet(): void }
   }
 }
 
-function refreshPolicy(opts: AgentOptions): RefreshPolicy {
-  const minTtl = opts.refreshMinTtl ?? DEFAULT_REFRESH.minTtl
-  const maxTtl = opts.refreshMaxTtl ?? DEFAULT_REFRESH.maxTtl
-  if (minTtl > maxTtl) throw new Error(`--refresh-min-ttl ${minTtl} is above --refresh-max-ttl ${maxTtl}`)
-  return { minTtl, maxTtl, graceFloor: opts.grace ?? DEFAULT_REFRESH.graceFloor }
-}
-
 export async function serve(opts: AgentOptions): Promise<void> {
-  const policy = refreshPolicy(opts)
+  const policy = refreshPolicy(opts.refreshMinTtl, opts.refreshMaxTtl, opts.grace)
   const fx = realEffects(opts.resolvConf, { nftSession: true })
   const agent = new Agent(fx)
   const state = new PersistedState(opts.stateDir)

@@ -52,6 +52,20 @@ t.test('input that is not JSON is named as such; an empty pipe says there was no
   t.same(await agent(['render'], ' \n'), { code: 1, stdout: '', stderr: 'qubes-firewall-agent: error: no input: the push comes on standard input, as JSON\n' })
 })
 
+t.test("serve's refresh options: whole seconds, the minimum not above the maximum, one error line", async (t) => {
+  const cases: [args: string[], error: RegExp][] = [
+    [['--refresh-min-ttl', '0'], /option '--refresh-min-ttl <seconds>' argument '0' is invalid\. '0' is not a number of seconds \(1-604800\)/],
+    [['--grace', '1.5'], /'1\.5' is not a number of seconds/],
+    [['--refresh-max-ttl', 'soon'], /'soon' is not a number of seconds/],
+    [['--refresh-min-ttl', '60', '--refresh-max-ttl', '30'], /^qubes-firewall-agent: error: --refresh-min-ttl 60 is above --refresh-max-ttl 30\n$/],
+  ]
+  for (const [args, error] of cases) {
+    const r = await agent(['--socket', `${t.testdir()}/never.sock`, 'serve', ...args], '')
+    t.match(r, { code: 1, stdout: '', stderr: error }, args.join(' '))
+    t.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+  }
+})
+
 t.test('render from a file on stdin', async (t) => {
   const viaFile = await outcome('sh', ['-c', `${process.execPath} ${BIN} --resolv-conf /dev/null render < ${FIXTURE}`])
   const viaPipe = await agent(['render'], readFileSync(FIXTURE))

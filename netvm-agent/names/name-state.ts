@@ -18,6 +18,12 @@ export interface RefreshPolicy {
 
 export const DEFAULT_REFRESH: RefreshPolicy = { minTtl: 30, maxTtl: 3600, graceFloor: 60 }
 
+/** serve's options (seconds, each 1 or more: cli.ts checks) as a policy; a minimum above the maximum is an error. */
+export function refreshPolicy(minTtl = DEFAULT_REFRESH.minTtl, maxTtl = DEFAULT_REFRESH.maxTtl, graceFloor = DEFAULT_REFRESH.graceFloor): RefreshPolicy {
+  if (minTtl > maxTtl) throw new Error(`--refresh-min-ttl ${minTtl} is above --refresh-max-ttl ${maxTtl}`)
+  return { minTtl, maxTtl, graceFloor }
+}
+
 export interface Failing {
   readonly since: EpochSeconds
   readonly lastTry: EpochSeconds
