@@ -10,9 +10,10 @@ import type { Command } from './nft/model.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
 import { chainNamer, familyOf, planFull, planGarbage, planIncremental, type Connected, type LoadedVm, type PlanInput } from './plan.js'
-import type { Family, ForwardRule, FwRule, Push, VmEntry } from './push/model.js'
+import type { Family, ForwardRule, Push, VmEntry } from './push/model.js'
 import { inForce, type NameState, type RefreshPolicy } from './names/name-state.js'
 import { planRefresh } from './names/refresh-plan.js'
+import { liveRules, resolvePushNames, type CachedResolutions } from './names/resolve.js'
 
 export type { LoadedVm }
 
@@ -31,8 +32,7 @@ export interface Failure {
   error: string
 }
 
-/** Per VM, what the agent itself resolved names to before a restart: used once, to restore without DNS. */
-export type CachedResolutions = ReadonlyMap<string, ReadonlyMap<string, Resolution>>
+export type { CachedResolutions }
 
 /** What a refresh brings to an incremental plan: the names' resolutions, and element changes to load first. */
 interface RefreshChange {
@@ -91,7 +91,7 @@ export class Agent {
 
   /** What replace() would load into a namespace where nothing exists yet (names resolved as it would). */
   async render(push: Push): Promise<string> {
-    const resolutions = await this.resolveNames(push)
+    const resolutions = await resolvePushNames(push, this.fx, new Map())
     const connected = this.connectedOf(push)
     const plan = planFull(push.vms, { connected, forwards: push.forwards ?? [] }, FRESH_NAMESPACE, this.planInput(resolutions))
     return serialise(plan.commands)
@@ -162,37 +162,6 @@ export class Agent {
     }
   }
 
-  /** An expired rule is never rendered, so its name is neither resolved nor reported. */
-  private liveRules(entry: VmEntry & { ok: true }): FwRule[] {
-    const now = this.fx.now()
-    return entry.vm.rules.filter((r) => r.expire === undefined || r.expire > now)
-  }
-
-  private async resolveNames(push: Push, cached: CachedResolutions = new Map()): Promise<Map<string, Map<Hostname, Resolution>>> {
-    const wanted = new Set<Hostname>()
-    for (const [ip, entry] of push.vms) {
-      if (!entry.ok) continue
-      for (const rule of this.liveRules(entry)) {
-        const name = rule.dsthost?.kind === 'name' ? rule.dsthost.name : undefined
-        if (name !== undefined && !entry.vm.resolved.has(name) && !cached.get(ip)?.has(name)) wanted.add(name)
-      }
-    }
-    const own = wanted.size === 0 ? new Map<string, Resolution>() : await this.fx.resolve([...wanted], this.fx.nameservers())
-    const perVm = new Map<string, Map<Hostname, Resolution>>()
-    for (const [ip, entry] of push.vms) {
-      const resolution = new Map<Hostname, Resolution>()
-      if (entry.ok) {
-        for (const rule of this.liveRules(entry)) {
-          if (rule.dsthost?.kind !== 'name') continue
-          const name = rule.dsthost.name
-          resolution.set(name, entry.vm.resolved.get(name) ?? cached.get(ip)?.get(name) ?? own.get(name) ?? { error: 'not resolved' })
-        }
-      }
-      perVm.set(ip, resolution)
-    }
-    return perVm
-  }
-
   private planInput(resolutions: Map<string, Map<Hostname, Resolution>>): PlanInput {
     return { resolutions, ctx: this.context(resolutions), nextChain: this.nextChain }
   }
@@ -223,7 +192,7 @@ export class Agent {
 
   /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
   private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, cached?: CachedResolutions): Promise<ApplyResult> {
-    const resolutions = await this.resolveNames(push, cached)
+    const resolutions = await resolvePushNames(push, this.fx, cached ?? new Map())
     const previous = { connected: { ...this.connected }, forwards: this.forwards }
     this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
@@ -250,7 +219,7 @@ export class Agent {
   private async incremental(push: Push, removed: readonly string[], refresh?: RefreshChange): Promise<ApplyResult> {
     // an entry still in the overlay must move out before the VM can be updated again
     if ([...push.vms.keys(), ...removed].some((ip) => this.vms.get(ip)?.inOverlay)) await this.collectGarbage()
-    const resolutions = refresh?.resolutions ?? (await this.resolveNames(push))
+    const resolutions = refresh?.resolutions ?? (await resolvePushNames(push, this.fx, new Map()))
     const previous = { connected: { ...this.connected }, forwards: this.forwards }
     const connectedChanged = this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
@@ -302,7 +271,7 @@ export class Agent {
         continue
       }
       applied.push(ip)
-      for (const rule of this.liveRules(entry)) {
+      for (const rule of liveRules(entry, this.fx.now())) {
         if (rule.dsthost?.kind !== 'name') continue
         const res = ctx.resolution(ip, rule.dsthost.name)
         if ('addresses' in res) resolved[rule.dsthost.name] = [...res.addresses]

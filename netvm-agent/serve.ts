@@ -4,11 +4,11 @@
 import { spawn } from 'node:child_process'
 import { customPersistEnabled, firewallHookPaths, runHooks } from '../common/hooks.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
-import { Agent, type ApplyResult } from './agent.js'
+import { Agent, type AgentEffects, type ApplyResult } from './agent.js'
 import { applyChange, removeVms, restoredPush } from './daemon/changes.js'
 import { ExpiryTimer } from './daemon/expiry.js'
 import { NameRefresher } from './daemon/refresher.js'
-import { refreshPolicy } from './names/name-state.js'
+import { refreshPolicy, type RefreshPolicy } from './names/name-state.js'
 import type { Channel } from './daemon/connection.js'
 import { listen } from './daemon/listener.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
@@ -22,7 +22,7 @@ import { failureLine } from './failure-line.js'
 import { Observer } from './observe.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
-import { startQubesDbSource } from './qubesdb/daemon-source.js'
+import { startQubesDbSource, type QubesDbDaemonSource } from './qubesdb/daemon-source.js'
 
 export { PersistedState, restoredPush }
 
@@ -136,28 +136,17 @@ function whenIdle(ms: number, work: () => void): { busy(): void; quiet(): void }
   }
 }
 
-export async function serve(opts: AgentOptions): Promise<void> {
-  const policy = refreshPolicy(opts.refreshMinTtl, opts.refreshMaxTtl, opts.grace)
-  const fx = realEffects(opts.resolvConf, { nftSession: true })
-  const agent = new Agent(fx)
-  const state = new PersistedState(opts.stateDir)
-  const observer = new Observer(agent, fx)
-  const dropLog = new DropLog({
-    vms: () => agent.loadedVms(),
-    context: () => ({ now: fx.now(), nameservers: fx.nameservers() }),
-    log,
-  })
-  // every change, whoever asks (the socket, QubesDB, SIGHUP, an expiry, a refresh), moves the
-  // timers on and, once things are quiet, the clean-up
-  let afterChange = () => {}
-  const serial = serialised()
-  const exclusive: Exclusive = (work) => serial(work).finally(() => afterChange())
-  await restore(agent, state)
-  await runFirewallHooks(opts)
-  dropLog.start()
+interface Background {
+  readonly refresher: NameRefresher
+  /** After every change: the timers move on, the clean-up waits for a quiet moment. */
+  afterChange(): void
+  /** A request came: the clean-up waits. */
+  busy(): void
+  stop(): void
+}
 
-  // QubesDB's watch starts once the persisted rules are in force and the hooks ran, as in Qubes
-  const qubesDb = opts.source === 'qubesdb' ? startQubesDbSource(agent, state, exclusive, log) : undefined
+/** What the daemon does between requests: rule expiries, names followed, and the clean-up once quiet. */
+function startBackground(agent: Agent, state: PersistedState, fx: AgentEffects, policy: RefreshPolicy, exclusive: Exclusive, qubesDb: QubesDbDaemonSource | undefined): Background {
   const expiry = new ExpiryTimer(() => agent.loadedVms().values(), () => exclusive(() => agent.reapply()))
   const idle = whenIdle(CLEANUP_WHEN_IDLE_MS, () => {
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
@@ -168,33 +157,62 @@ export async function serve(opts: AgentOptions): Promise<void> {
     idle.quiet()
     void qubesDb?.namesMoved(moved).catch((err: Error) => log(`writing /dns/ failed: ${err.message}`))
   })
-  afterChange = () => {
-    expiry.schedule()
-    refresher.schedule()
-    // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
-    idle.quiet()
+  return {
+    refresher,
+    afterChange: () => {
+      expiry.schedule()
+      refresher.schedule()
+      // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
+      idle.quiet()
+    },
+    busy: () => idle.busy(),
+    stop: () => {
+      expiry.stop()
+      refresher.stop()
+      idle.busy()
+    },
   }
+}
+
+/** Resolves at SIGTERM or SIGINT. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve())
+    process.once('SIGINT', () => resolve())
+  })
+}
+
+export async function serve(opts: AgentOptions): Promise<void> {
+  const policy = refreshPolicy(opts.refreshMinTtl, opts.refreshMaxTtl, opts.grace)
+  const fx = realEffects(opts.resolvConf, { nftSession: true })
+  const agent = new Agent(fx)
+  const state = new PersistedState(opts.stateDir)
+  const observer = new Observer(agent, fx)
+  const dropLog = new DropLog({ vms: () => agent.loadedVms(), context: () => ({ now: fx.now(), nameservers: fx.nameservers() }), log })
+  // every change, whoever asks (the socket, QubesDB, SIGHUP, an expiry, a refresh), moves the background on
+  let background: Background | undefined
+  const serial = serialised()
+  const exclusive: Exclusive = (work) => serial(work).finally(() => background?.afterChange())
+  await restore(agent, state)
+  await runFirewallHooks(opts)
+  dropLog.start()
+
+  // QubesDB's watch starts once the persisted rules are in force and the hooks ran, as in Qubes
+  const qubesDb = opts.source === 'qubesdb' ? startQubesDbSource(agent, state, exclusive, log) : undefined
+  const { refresher, afterChange, busy, stop } = (background = startBackground(agent, state, fx, policy, exclusive, qubesDb))
   afterChange()
   const listener = await listen(opts.socket, (line, channel) => {
-    idle.busy()
+    busy()
     return exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel, refresher }))
   })
   log(`listening on ${opts.socket}`)
-
   process.on('SIGHUP', () => void exclusive(() => agent.reapply()).then((r) => log(`reloaded: ${r.ok ? 'ok' : r.error ?? 'with failures'}`)))
   await notifySystemd()
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      expiry.stop()
-      refresher.stop()
-      qubesDb?.stop()
-      idle.busy()
-      listener.close()
-      resolve()
-    }
-    process.once('SIGTERM', stop)
-    process.once('SIGINT', stop)
-  })
+
+  await stopSignal()
+  stop()
+  qubesDb?.stop()
+  listener.close()
   await dropLog.stop()
   state.close()
   // rules stay in force: fail closed, unlike Qubes' agent which deletes its table
