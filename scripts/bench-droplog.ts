@@ -1,30 +1,20 @@
-// npm run bench, last part: what the drop log costs on the user's path. A VM namespace sends through
+// npm run bench, a part: what the drop log costs on the user's path. A VM namespace sends through
 // a firewall namespace running the real daemon (a loaded ruleset, tcpdump reading NFLOG) to an
 // outside namespace: accepted TCP (iperf3) and a rejected UDP flood, with the log rule on and off,
 // alternated. BENCH_DROPLOG=0 skips this part, BENCH_DROPLOG=only runs it alone.
-import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createConnection } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+import { ask, OUTSIDE, sleep, startAgent, VM, waitFor, withLab, type Lab } from './bench-lab.js'
 
-const AGENT = fileURLToPath(new URL('../netvm-agent/bin/qubes-firewall-agent.js', import.meta.url))
 const RULES = Number(process.env['BENCH_RULES'] ?? 50)
 /** VMs loaded besides the one that sends, each with RULES rules. */
 const OTHER_VMS = 100
 /** Rounds of on, off, off, on, each sample SECONDS long. */
 const ROUNDS = 6
 const SECONDS = 1
-/** The sending VM, its gateway (the firewall's address on its vif), and where it sends. */
-const [VM, GATEWAY, OUTSIDE] = ['10.137.0.2', '10.137.0.1', '192.0.2.10']
 const IPERF_PORT = 5201
 /** The discard port: no rule of the VM names it, so every packet falls through to its policy (drop). */
 const REJECTED_PORT = 9
-const execFileAsync = promisify(execFile)
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The flood's sender until SIGTERM, then its count: one unconnected UDP socket (ICMP errors do not stop it), one source port, 64-byte payloads. */
 const SENDER = `
@@ -39,105 +29,6 @@ while running:
     sent += 1
 print(sent)
 `
-
-type Answer = Record<string, unknown>
-
-/** The three namespaces, the processes started in them and a directory; all removed by destroy(). */
-class Lab {
-  readonly vm = `qfbd${process.pid}-vm`
-  readonly fw = `qfbd${process.pid}-fw`
-  readonly out = `qfbd${process.pid}-out`
-  readonly dir = mkdtempSync(join(tmpdir(), 'qfbd-'))
-  private readonly children = new Set<ChildProcess>()
-  private made: string[] = []
-
-  build(): void {
-    // the agent takes vif* for a VM's interface; names stay within 15 characters
-    const [vif, uplink] = [`vifbd${process.pid % 100000}`, `upbd${process.pid % 100000}`]
-    for (const ns of [this.vm, this.fw, this.out]) {
-      execFileSync('ip', ['netns', 'add', ns])
-      this.made.push(ns)
-    }
-    execFileSync('ip', ['link', 'add', vif, 'netns', this.fw, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.vm])
-    execFileSync('ip', ['link', 'add', uplink, 'netns', this.fw, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.out])
-    // as Qubes plugs a VM: the gateway as a host address on its vif, a host route to the VM (anti-spoofing needs it)
-    this.batch(this.fw, [`addr add ${GATEWAY}/32 dev ${vif}`, `link set ${vif} up`, `route add ${VM} dev ${vif}`, `addr add 192.0.2.1/24 dev ${uplink}`, `link set ${uplink} up`])
-    this.batch(this.vm, [`addr add ${VM}/32 dev eth0`, 'link set eth0 up', `route add ${GATEWAY} dev eth0`, `route add default via ${GATEWAY} dev eth0`])
-    this.batch(this.out, [`addr add ${OUTSIDE}/24 dev eth0`, 'link set eth0 up'])
-    // the kernel's other defaults stay, as in a firewall VM (ICMP errors within its rate limit)
-    execFileSync('ip', ['netns', 'exec', this.fw, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
-  }
-
-  private batch(ns: string, commands: string[]): void {
-    execFileSync('ip', ['-n', ns, '-batch', '-'], { input: ['link set lo up', ...commands].join('\n') })
-  }
-
-  /** A long-running process inside a namespace (`ip netns exec` execs it: the pid is its own). */
-  spawn(ns: string, file: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
-    this.children.add(child)
-    child.once('exit', () => this.children.delete(child))
-    return child
-  }
-
-  async exec(ns: string, file: string, args: string[]): Promise<string> {
-    return (await execFileAsync('ip', ['netns', 'exec', ns, file, ...args], { maxBuffer: 1 << 24 })).stdout
-  }
-
-  /** SIGTERM, so that the daemon stops its tcpdump; then the namespaces and the directory go. */
-  async destroy(): Promise<void> {
-    const exits = [...this.children].map((child) => new Promise((resolve) => child.once('exit', resolve)))
-    for (const child of this.children) child.kill('SIGTERM')
-    await Promise.race([Promise.all(exits), sleep(5000)])
-    this.destroySync()
-  }
-
-  /** At exit or on a signal: no awaiting possible. */
-  destroySync(): void {
-    for (const child of this.children) child.kill('SIGTERM')
-    for (const ns of this.made) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
-    this.made = []
-    rmSync(this.dir, { recursive: true, force: true })
-  }
-}
-
-/** Waits until a child prints `marker` (stdout or stderr); fails if it exits first or after 10 s. */
-function waitFor(child: ChildProcess, marker: string, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = ''
-    const done = (err?: Error) => {
-      clearTimeout(timer)
-      if (err) reject(err)
-      else resolve()
-    }
-    const timer = setTimeout(() => done(new Error(`${what}: no '${marker}' within 10 s: ${seen.trim()}`)), 10_000)
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString()
-      if (seen.includes(marker)) done()
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.once('exit', (code) => done(new Error(`${what} exited (${code}): ${seen.trim()}`)))
-  })
-}
-
-/** One request to the daemon's socket, its one answer line. */
-function ask(socket: string, request: Answer): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const conn = createConnection(socket)
-    let buffer = ''
-    conn.setEncoding('utf8').on('data', (chunk: string) => {
-      buffer += chunk
-      const newline = buffer.indexOf('\n')
-      if (newline < 0) return
-      conn.destroy()
-      resolve(JSON.parse(buffer.slice(0, newline)) as Answer)
-    })
-    conn.once('error', reject)
-    conn.once('close', () => reject(new Error(`the daemon gave no answer to ${String(request['op'])}`)))
-    conn.write(`${JSON.stringify(request)}\n`)
-  })
-}
 
 /** Every VM has RULES rules and policy drop; the sender's rule 0 accepts iperf3, no other rule names OUTSIDE. */
 function loadedPush(): Record<string, string> {
@@ -178,10 +69,7 @@ async function setDropLog(lab: Lab, rule: string, on: boolean): Promise<void> {
 
 /** The daemon as a user runs it, in the firewall namespace; up once it listens, and what its drop log says. */
 async function startDaemon(lab: Lab): Promise<{ socket: string; dropLog: string }> {
-  const socket = join(lab.dir, 'agent.sock')
-  const args = [AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(lab.dir, 'rw'), '--state-dir', join(lab.dir, 'state'), '--socket', socket, 'serve']
-  const child = lab.spawn(lab.fw, process.execPath, args, { ...process.env, QUBES_FIREWALL_SYSTEM_HOOKS: join(lab.dir, 'none') })
-  await waitFor(child, 'listening on', 'the agent')
+  const { socket } = await startAgent(lab, '/dev/null')
   let dropLog = ''
   for (let i = 0; i < 50 && dropLog !== 'listening' && !dropLog.startsWith('unavailable'); i++) {
     if (i > 0) await sleep(100)
@@ -286,12 +174,7 @@ function report(accepted: Sample[] | string, rejected: Flood): void {
 
 /** Builds the namespaces, loads the rules, measures, prints; removes everything, also on failure or a signal. */
 export async function benchDropLog(): Promise<void> {
-  const lab = new Lab()
-  const onExit = () => lab.destroySync()
-  const onSignal = () => process.exit(130)
-  process.once('exit', onExit).once('SIGINT', onSignal).once('SIGTERM', onSignal)
-  try {
-    lab.build()
+  await withLab('bd', async (lab) => {
     const { socket, dropLog } = await startDaemon(lab)
     console.log(`drop log cost, through a firewall namespace running the daemon (${OTHER_VMS + 1} VMs of ${RULES} rules loaded, policy drop), on and off alternated (on off off on) ${ROUNDS} times, one run:`)
     if (dropLog !== 'listening') return console.log(`  skipped: the daemon's drop log is ${dropLog}`)
@@ -300,8 +183,5 @@ export async function benchDropLog(): Promise<void> {
     const rule = await load(lab, socket)
     const accepted = iperfMissing ?? (await alternate(lab, rule, () => iperf(lab)))
     report(accepted, await flood(lab, socket, rule))
-  } finally {
-    await lab.destroy()
-    process.off('exit', onExit).off('SIGINT', onSignal).off('SIGTERM', onSignal)
-  }
+  })
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
 import { Registry } from '../dom0-tools/registry/registry.js'
 import { benchDropLog } from './bench-droplog.js'
+import { benchNames } from './bench-names.js'
 
 const SIZES = (process.env['BENCH_VMS'] ?? '10,100,500,1000').split(',').map(Number)
 const RULES = Number(process.env['BENCH_RULES'] ?? 50)
@@ -308,9 +309,11 @@ function startupTimes(): void {
 if (!process.env['QF_BENCH_NS']) {
   const ns = `qfbench${process.pid}`
   const floorNs = `qfbenchf${process.pid}`
-  // BENCH_DROPLOG=0 skips the drop log's cost, =only measures it alone
-  const dropLog = process.env['BENCH_DROPLOG'] ?? '1'
-  if (dropLog !== 'only') {
+  // BENCH_DROPLOG and BENCH_NAMES: =0 skips that part, =only runs it (and any other part set to only) alone
+  const parts = { dropLog: process.env['BENCH_DROPLOG'] ?? '1', names: process.env['BENCH_NAMES'] ?? '1' }
+  const alone = Object.values(parts).includes('only')
+  const runs = (part: string) => (alone ? part === 'only' : part !== '0')
+  if (!alone) {
     execFileSync('ip', ['netns', 'add', ns])
     execFileSync('ip', ['netns', 'add', floorNs])
     try {
@@ -324,10 +327,13 @@ if (!process.env['QF_BENCH_NS']) {
       execFileSync('ip', ['netns', 'del', floorNs])
     }
   }
-  // from here, outside the bench's namespace: it makes namespaces of its own
-  if (dropLog !== '0' && !process.exitCode) {
-    if (dropLog !== 'only') console.log('')
-    await benchDropLog()
+  // from here, outside the bench's namespace: these parts make namespaces of their own
+  let printed = !alone
+  for (const [part, bench] of [[parts.dropLog, benchDropLog], [parts.names, benchNames]] as const) {
+    if (!runs(part) || process.exitCode) continue
+    if (printed) console.log('')
+    await bench()
+    printed = true
   }
 } else {
   await main()
