@@ -242,3 +242,13 @@ t.test('refreshNames: an accept rule\'s name failed for good is gone from a new 
   t.ok(again.includes('add element ip qubes qf-vm-10-137-0-5-g2-n0 { 198.51.100.2 }'), 'resolved again: a set in a new chain')
   t.ok(again.includes('add element ip qubes qf-vms-update { 10.137.0.5 : goto qf-vm-10-137-0-5-g2 }'), 'and the VM pointed at it')
 })
+
+t.test('notes speak of the VM\'s own family: an IPv6 VM hears nothing of a change of A records', async (t) => {
+  const both = resolved(['192.0.2.1', '2001:db8::1'], 0, 30)
+  const plan = planRefresh({
+    loaded: new Map([loaded(A, 'accept', { [WWW]: both }), loaded(A6, 'accept', { [WWW]: both })]),
+    answers: names({ [WWW]: ok(['192.0.2.2', '2001:db8::1'], 30) }), askedAt: at(30), now: at(30), policy: POLICY,
+  })
+  t.strictSame(plan.notes, [`${A}: www.example: now 192.0.2.2 192.0.2.1 (was 192.0.2.1)`])
+  t.strictSame([...plan.moved], [A])
+})

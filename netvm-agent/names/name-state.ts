@@ -106,18 +106,22 @@ export function afterClock(state: NameState, now: EpochSeconds, policy: RefreshP
   return { ...state, graced: new Map([...state.graced].filter(([, until]) => until > now)) }
 }
 
-/** What a move from `before` to `after` tells the user, or undefined for a quiet one (the same addresses again). */
-export function describeMove(name: Hostname, before: NameState, after: NameState): string | undefined {
+/**
+ * What a move from `before` to `after` tells the user of a VM of `family` (its own family's addresses
+ * only: the other family's are not in its set), or undefined for a quiet one (the same addresses again).
+ */
+export function describeMove(name: Hostname, before: NameState, after: NameState, family: 4 | 6): string | undefined {
+  const shown = (state: NameState & { kind: 'resolved' }) => addressesOf(state, family).join(' ') || 'no address'
   if (after.kind === 'failed') return before.kind === 'failed' ? undefined : `${name}: failed closed (${after.error})`
-  if (before.kind === 'failed') return `${name}: resolves again, to ${after.answer.join(' ') || 'no address'}`
+  if (before.kind === 'failed') return `${name}: resolves again, to ${shown(after)}`
   if (after.failing && !before.failing) return `${name}: refresh failed (${after.failing.error}); its addresses stay in its grace`
-  const was = addressesOf(before)
-  const is = addressesOf(after)
   // DNS rotates the order of its records: only a different set of addresses is news
-  if (was.join(' ') !== is.join(' ')) return `${name}: now ${shownAddresses(after)} (was ${shownAddresses(before)})`
+  if ([...addressesOf(before, family)].sort().join(' ') !== [...addressesOf(after, family)].sort().join(' ')) {
+    return `${name}: now ${shown(after)} (was ${shown(before)})`
+  }
   if (before.failing && !after.failing) return `${name}: answers again, the same addresses`
   return undefined
 }
 
-const addressesOf = (state: NameState & { kind: 'resolved' }) => [...state.answer, ...state.graced.keys()].sort()
-const shownAddresses = (state: NameState & { kind: 'resolved' }) => [...state.answer, ...state.graced.keys()].join(' ') || 'no address'
+const addressesOf = (state: NameState & { kind: 'resolved' }, family: 4 | 6) =>
+  [...state.answer, ...state.graced.keys()].filter((a) => a.includes(':') === (family === 6))

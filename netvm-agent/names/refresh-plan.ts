@@ -61,7 +61,7 @@ export function planRefresh(input: RefreshInput): RefreshPlan {
       states.set(name, next)
       if (next === state) continue
       changed = true
-      const note = describeMove(name, state, next)
+      const note = describeMove(name, state, next, family)
       if (note !== undefined) plan.notes.push(`${ip}: ${note}`)
       if (note !== undefined) plan.moved.add(ip)
       const set = vm.sets.get(name)
