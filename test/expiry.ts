@@ -36,3 +36,15 @@ t.test('a far expiry is waited for in steps of a day, a near one at its time', a
   t.equal(waits[1], 60_200, 'a minute ahead: just after it')
   t.equal(fired, 0, 'nothing fired at once')
 })
+
+t.test('requests coming faster than the wait after an expiry do not put its re-render off', async (t) => {
+  const waits: number[] = []
+  let nowMs = (NOW + 60) * 1000
+  const timers: Timers = { now: () => nowMs, set: (_run, ms) => (waits.push(ms), undefined as unknown as NodeJS.Timeout), clear: () => {} }
+  const timer = new ExpiryTimer(() => loaded(1, 1, () => NOW + 60), async () => {}, timers)
+  for (const passed of [0, 50, 100, 150, 250]) {
+    nowMs = (NOW + 60) * 1000 + passed
+    timer.schedule()
+  }
+  t.same(waits.map(Math.round), [200, 150, 100, 50], 'each schedule aims at the same moment; past it, nothing is left to wait for')
+})

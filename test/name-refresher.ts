@@ -109,6 +109,11 @@ t.test('schedule: the earliest due name sets the timer; only due names are asked
   // b.example is dom0's answer: no TTL, due after minTtl (30 s); a.example lives 300 s
   t.same([timers.waits.at(-1), refresher.next], [30 * 1000 + 100, T0 + 30])
   tick(30)
+  // requests keep rescheduling while b is due: the moment stays, it is not put off
+  refresher.schedule()
+  tick(0.05)
+  refresher.schedule()
+  t.same(timers.waits.slice(-2), [100, 50], 'each schedule aims at the same moment')
   const refresh = refresher.refresh()
   await dns.question()
   t.same(dns.asked.at(-1), ['b.example'], 'only the due name is asked')

@@ -217,6 +217,23 @@ export async function resolveAll(
   const budgetMs = opts.budgetMs ?? RESOLUTION_BUDGET_MS
   const within = { ...opts, deadline: Math.min(opts.deadline ?? Infinity, Date.now() + budgetMs) }
   const tooMany: Resolution = { error: `more than ${maxNames} names in one apply` }
-  const results = await Promise.all(unique.map((name, i) => (i < maxNames ? resolveName(name, within) : tooMany)))
+  const results = await inParallel(unique, NAMES_IN_FLIGHT, (name, i) => (i < maxNames ? resolveName(name, within) : Promise.resolve(tooMany)))
   return new Map(unique.map((name, i) => [name, results[i] as Resolution]))
+}
+
+/**
+ * Names asked at once: a burst of a thousand queries overflows a nameserver's receive buffer
+ * (dnsmasq's drops hundreds), and each lost one waits for its timeout. 64 names: 128 queries.
+ */
+const NAMES_IN_FLIGHT = 64
+
+/** `work` on every item, at most `limit` at once, results in the items' order. */
+async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i] as T, i)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
 }

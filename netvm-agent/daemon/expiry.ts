@@ -41,9 +41,11 @@ export class ExpiryTimer {
   schedule(): void {
     this.timers.clear(this.timer)
     const now = this.timers.now() / 1000
-    const next = nextExpiry(this.loaded(), now)
+    // an expiry in the moment just past still waits for its re-render: requests coming faster than
+    // that moment must not put it off for ever
+    const next = nextExpiry(this.loaded(), now - AFTER_EXPIRY_MS / 1000)
     if (next === undefined) return
-    const wait = (next - now) * 1000 + AFTER_EXPIRY_MS
+    const wait = Math.max(0, (next - now) * 1000 + AFTER_EXPIRY_MS)
     // a far expiry: not yet, look again later
     if (wait > LONGEST_WAIT_MS) this.timer = this.timers.set(() => this.schedule(), LONGEST_WAIT_MS)
     else this.timer = this.timers.set(() => void this.onExpiry().finally(() => this.schedule()), wait)

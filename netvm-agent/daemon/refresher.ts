@@ -52,7 +52,9 @@ export class NameRefresher {
       if (this.next === undefined || at < this.next) this.next = at
     }
     if (this.next === undefined) return
-    const wait = Math.max(0, this.next * 1000 - this.timers.now()) + AFTER_DUE_MS
+    // the moment is fixed (not "a little after now"): requests coming faster than AFTER_DUE_MS must
+    // not put a due refresh off for ever
+    const wait = Math.max(0, this.next * 1000 + AFTER_DUE_MS - this.timers.now())
     if (wait > LONGEST_WAIT_MS) this.timer = this.timers.set(() => this.schedule(), LONGEST_WAIT_MS)
     else this.timer = this.timers.set(() => void this.refresh().finally(() => this.schedule()), wait)
   }
