@@ -4,7 +4,7 @@
 // alternated. BENCH_DROPLOG=0 skips this part, BENCH_DROPLOG=only runs it alone.
 import { spawnSync } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
-import { ask, OUTSIDE, sleep, startAgent, VM, waitFor, withLab, type Lab } from './bench-lab.js'
+import { ask, median, OUTSIDE, sleep, startAgent, VM, waitFor, withLab, type Lab } from './bench-lab.js'
 
 const RULES = Number(process.env['BENCH_RULES'] ?? 50)
 /** VMs loaded besides the one that sends, each with RULES rules. */
@@ -140,12 +140,6 @@ async function flood(lab: Lab, socket: string, rule: string): Promise<Flood> {
   await sleep(300)
   if (!/^\d+\n$/.test(out)) throw new Error(`the flood's sender: ${out.trim()}`)
   return { samples, sent: Number(out), counted: (await policy()) - packets0, logged: (await logged()) - logged0 }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 /** Each state's median (min-max), and on/off: the median of the ratios of two samples taken one after the other. */

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
 import { Registry } from '../dom0-tools/registry/registry.js'
 import { benchDropLog } from './bench-droplog.js'
+import { timed } from './bench-lab.js'
 import { benchNames } from './bench-names.js'
 
 const SIZES = (process.env['BENCH_VMS'] ?? '10,100,500,1000').split(',').map(Number)
@@ -103,12 +104,6 @@ class Client {
   close(): void {
     this.socket.end()
   }
-}
-
-async function timed<T>(work: () => Promise<T>): Promise<[ms: number, result: T]> {
-  const start = performance.now()
-  const result = await work()
-  return [performance.now() - start, result]
 }
 
 /** The daemon as a user runs it: its own process, state dir and socket; up once it says it listens. */
