@@ -9,13 +9,14 @@ import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from './kernel-fac
 import type { Command } from './nft/model.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
-import { chainNamer, familyOf, planFull, planGarbage, planIncremental, type Connected, type LoadedVm, type PlanInput } from './plan.js'
+import { chainNamer, familyOf, keepNames, planFull, planGarbage, planIncremental, setNames, type Connected, type LoadedVm, type PlanInput } from './plan.js'
+import { applyResult, type ApplyResult, type Failure } from './report.js'
 import type { Family, ForwardRule, Push, VmEntry } from './push/model.js'
-import { inForce, type NameState, type RefreshPolicy } from './names/name-state.js'
+import { inForce, inForceOf, type RefreshPolicy } from './names/name-state.js'
 import { planRefresh } from './names/refresh-plan.js'
-import { liveRules, resolvePushNames, type CachedResolutions } from './names/resolve.js'
+import { cachedLookup, resolvePushNames, type CachedResolutions } from './names/resolve.js'
 
-export type { LoadedVm }
+export type { ApplyResult, Failure, LoadedVm }
 
 export interface AgentEffects {
   runNft: (transaction: string) => Promise<void>
@@ -25,12 +26,6 @@ export interface AgentEffects {
   now: () => EpochSeconds
 }
 
-export interface Failure {
-  vm: string
-  rule: number | null
-  name?: string
-  error: string
-}
 
 export type { CachedResolutions }
 
@@ -40,17 +35,8 @@ interface RefreshChange {
   readonly before: readonly Command[]
 }
 
-const inForceOf = (states: ReadonlyMap<Hostname, NameState>): Map<Hostname, Resolution> =>
-  new Map([...states].map(([name, state]) => [name, inForce(state)]))
 
-export interface ApplyResult {
-  ok: boolean
-  applied: string[]
-  failed: Failure[]
-  resolved: Record<string, string[]>
-  removed?: string[]
-  error?: string
-}
+
 
 export class Agent {
   private vms = new Map<string, LoadedVm>()
@@ -86,12 +72,12 @@ export class Agent {
    * (it may not be up yet). They stay the agent's own: the next reapply (SIGHUP, expiry) asks again.
    */
   async restore(push: Push, cached: CachedResolutions): Promise<ApplyResult> {
-    return this.full(push, push.vms, cached)
+    return this.full(push, push.vms, { cached })
   }
 
   /** What replace() would load into a namespace where nothing exists yet (names resolved as it would). */
   async render(push: Push): Promise<string> {
-    const resolutions = await resolvePushNames(push, this.fx, new Map())
+    const resolutions = await resolvePushNames(push, this.fx)
     const connected = this.connectedOf(push)
     const plan = planFull(push.vms, { connected, forwards: push.forwards ?? [] }, FRESH_NAMESPACE, this.planInput(resolutions))
     return serialise(plan.commands)
@@ -104,7 +90,7 @@ export class Agent {
     if (!this.skeletonReady || firstConnected) {
       const kept = new Map<string, VmEntry>([...this.vms].map(([ip, vm]) => [ip, vm.entry]))
       for (const [ip, entry] of push.vms) kept.set(ip, entry)
-      return this.full({ ...push, vms: kept }, push.vms)
+      return this.full({ ...push, vms: kept }, push.vms, { carried: new Map([...this.vms].filter(([ip]) => !push.vms.has(ip))) })
     }
     return this.incremental(push, [])
   }
@@ -113,10 +99,14 @@ export class Agent {
     return this.incremental({ vms: new Map(), ignored: [] }, ips.filter((ip) => this.vms.has(ip)))
   }
 
-  /** Re-renders every loaded VM (SIGHUP, expiry): names are resolved again. */
+  /**
+   * Re-renders every loaded VM (SIGHUP, an expiry, a refused refresh). Each name keeps what it stands
+   * for now, its grace and failure included: neither dom0's older answer nor a fresh DNS answer
+   * overrides it here (asking again is the refresher's: SIGHUP asks it to, for every name).
+   */
   async reapply(): Promise<ApplyResult> {
     this.skeletonReady = false
-    return this.full({ vms: new Map([...this.vms].map(([ip, vm]) => [ip, vm.entry])), ignored: [] })
+    return this.full({ vms: new Map([...this.vms].map(([ip, vm]) => [ip, vm.entry])), ignored: [] }, undefined, { carried: this.vms })
   }
 
   /**
@@ -141,8 +131,11 @@ export class Agent {
     }
     for (const [ip, states] of plan.states) {
       const vm = this.vms.get(ip)
-      if (vm) Object.assign(vm, { names: states, resolution: inForceOf(states) })
+      if (vm) setNames(vm, states)
     }
+    // every name failed closed, not only those of the VMs this refresh rendered again
+    const failedNames = [...this.vms].flatMap(([ip, vm]) => [...vm.names].flatMap(([name, state]) => (state.kind === 'failed' ? [`${ip}: ${name}: ${state.error}`] : [])))
+    if (failedNames.length > 0) this.lastError = failedNames.join('; ')
     return { notes: plan.notes, moved: [...plan.moved], ...(result && { result }) }
   }
 
@@ -191,8 +184,17 @@ export class Agent {
   }
 
   /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
-  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, cached?: CachedResolutions): Promise<ApplyResult> {
-    const resolutions = await resolvePushNames(push, this.fx, cached ?? new Map())
+  /**
+   * Everything from scratch. A restart's `cached` answers are used without asking DNS; the names of
+   * `carried` VMs keep their states (what they stand for, graces, failures) through the re-render.
+   */
+  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, known: { cached?: CachedResolutions; carried?: ReadonlyMap<string, LoadedVm> } = {}): Promise<ApplyResult> {
+    const carried = new Map([...(known.carried ?? [])].map(([ip, vm]) => [ip, vm.names]))
+    const lookup = known.cached ? cachedLookup(known.cached) : () => undefined
+    const resolutions = await resolvePushNames(push, this.fx, (ip, name) => {
+      const state = carried.get(ip)?.get(name)
+      return state ? inForce(state) : lookup(ip, name)
+    })
     const previous = { connected: { ...this.connected }, forwards: this.forwards }
     this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
@@ -208,6 +210,10 @@ export class Agent {
       return this.refused(err, push, (blocked) => this.full(blocked, reported))
     }
     this.vms = plan.vms
+    for (const [ip, states] of carried) {
+      const vm = this.vms.get(ip)
+      if (vm) keepNames(vm, states)
+    }
     this.skeletonReady = true
     return this.report(reported, input.ctx, removed, push)
   }
@@ -219,7 +225,7 @@ export class Agent {
   private async incremental(push: Push, removed: readonly string[], refresh?: RefreshChange): Promise<ApplyResult> {
     // an entry still in the overlay must move out before the VM can be updated again
     if ([...push.vms.keys(), ...removed].some((ip) => this.vms.get(ip)?.inOverlay)) await this.collectGarbage()
-    const resolutions = refresh?.resolutions ?? (await resolvePushNames(push, this.fx, new Map()))
+    const resolutions = refresh?.resolutions ?? (await resolvePushNames(push, this.fx))
     const previous = { connected: { ...this.connected }, forwards: this.forwards }
     const connectedChanged = this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
@@ -262,23 +268,8 @@ export class Agent {
   }
 
   private report(pushed: ReadonlyMap<string, VmEntry>, ctx: RenderContext, removed: readonly string[], push?: Push): ApplyResult {
-    const failed: Failure[] = (push?.forwardErrors ?? []).map((f) => ({ vm: `forward ${f.id}`, rule: null, error: `left out: ${f.error}` }))
-    const resolved: Record<string, string[]> = {}
-    const applied: string[] = []
-    for (const [ip, entry] of pushed) {
-      if (!entry.ok) {
-        failed.push({ vm: ip, rule: entry.failure.rule, error: `blocked: ${entry.failure.error}` })
-        continue
-      }
-      applied.push(ip)
-      for (const rule of liveRules(entry, this.fx.now())) {
-        if (rule.dsthost?.kind !== 'name') continue
-        const res = ctx.resolution(ip, rule.dsthost.name)
-        if ('addresses' in res) resolved[rule.dsthost.name] = [...res.addresses]
-        else failed.push({ vm: ip, rule: rule.number, name: rule.dsthost.name, error: `${rule.dsthost.name}: ${res.error}` })
-      }
-    }
-    this.lastError = failed.length > 0 ? failed.map((f) => `${f.vm}: ${f.error}`).join('; ') : null
-    return { ok: failed.length === 0, applied, failed, resolved, ...(removed.length > 0 && { removed: [...removed] }) }
+    const result = applyResult(pushed, ctx, removed, push?.forwardErrors ?? [])
+    this.lastError = result.failed.length > 0 ? result.failed.map((f) => `${f.vm}: ${f.error}`).join('; ') : null
+    return result
   }
 }

@@ -13,7 +13,7 @@ import type { Command, NftFamily } from './nft/model.js'
 import { customDnatChain, dnatJump, renderForwards } from './nft/forwards.js'
 import { VM_MAP, VM_OVERLAY_MAP, nftFamily } from './nft/names.js'
 import { deleteChain, deleteNameSet, mapElement, renderVmChain, vmChainName, type RenderContext, type RenderedChain } from './nft/render.js'
-import { stateFromApply, type NameState } from './names/name-state.js'
+import { inForceOf, stateFromApply, type NameState } from './names/name-state.js'
 import { dispatchJump, renderConnectedSet, renderOwnedSkeleton } from './nft/skeleton.js'
 import type { Family, ForwardRule, Resolution, VmEntry } from './push/model.js'
 
@@ -30,6 +30,16 @@ export interface LoadedVm {
   inOverlay: boolean
   /** A chain (and its sets) that no longer serves and waits for the clean-up. */
   retired?: { readonly chain: string; readonly sets: readonly string[] }
+}
+
+/** A VM's names take these states, and match what they stand for. */
+export function setNames(vm: LoadedVm, states: ReadonlyMap<Hostname, NameState>): void {
+  Object.assign(vm, { names: new Map(states), resolution: inForceOf(states) })
+}
+
+/** A re-rendered VM's names take back the states they had (names new to it keep the apply's). */
+export function keepNames(vm: LoadedVm, states: ReadonlyMap<Hostname, NameState>): void {
+  setNames(vm, new Map([...vm.names].map(([name, state]) => [name, states.get(name) ?? state])))
 }
 
 /** The names' state as an apply found them. */

@@ -206,7 +206,12 @@ export async function serve(opts: AgentOptions): Promise<void> {
     return exclusive(() => handleRequest(agent, state, line, { observer, dropLog, channel, refresher }))
   })
   log(`listening on ${opts.socket}`)
-  process.on('SIGHUP', () => void exclusive(() => agent.reapply()).then((r) => log(`reloaded: ${r.ok ? 'ok' : r.error ?? 'with failures'}`)))
+  // SIGHUP: everything rendered again, then every name asked again (as a refresh: graces kept)
+  process.on('SIGHUP', () =>
+    void exclusive(() => agent.reapply())
+      .then((r) => log(`reloaded: ${r.ok ? 'ok' : r.error ?? 'with failures'}`))
+      .then(() => refresher.refresh(true)),
+  )
   await notifySystemd()
 
   await stopSignal()

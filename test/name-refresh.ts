@@ -252,3 +252,23 @@ t.test('notes speak of the VM\'s own family: an IPv6 VM hears nothing of a chang
   t.strictSame(plan.notes, [`${A}: www.example: now 192.0.2.2 192.0.2.1 (was 192.0.2.1)`])
   t.strictSame([...plan.moved], [A])
 })
+
+t.test("a failed query of the VM's own family is a failure, though the other family answered", async (t) => {
+  const partial: Resolution = { addresses: ['2001:db8::10'], ttl: 300, failed: { 4: 'timed out' } }
+  const plan = planRefresh({
+    loaded: new Map([loaded(A, 'drop', { [WWW]: resolved(['192.0.2.66'], 0, 300) }), loaded(A6, 'drop', { [WWW]: resolved(['2001:db8::10'], 0, 300) })]),
+    answers: names({ [WWW]: partial }), askedAt: at(300), now: at(300), policy: POLICY,
+  })
+  const four = plan.states.get(A)?.get(WWW)
+  t.same(four && [inForce(four), four.kind === 'resolved' && four.failing?.error], [ok(['192.0.2.66'], 300), 'A query failed: timed out'], 'the IPv4 VM: failing, its address kept in its grace')
+  t.strictSame(plan.elements, [], 'nothing leaves the set')
+  const six = plan.states.get(A6)?.get(WWW)
+  t.same(six && inForce(six), ok(['2001:db8::10'], 300), 'the IPv6 VM takes the answer')
+})
+
+t.test('a grace is at most --refresh-max-ttl, however long the TTL', async (t) => {
+  const state = afterAnswer(resolved(['192.0.2.1', '192.0.2.2'], 0, 86_400), ok(['192.0.2.1'], 86_400), at(3600), POLICY)
+  t.same(state.kind === 'resolved' && [...state.graced], [['192.0.2.2', at(7200)]], 'graced for maxTtl (3600 s), not a day')
+  const failing = afterAnswer(resolved(['192.0.2.1'], 0, 86_400), fail(), at(3600), POLICY)
+  t.equal(afterClock(failing, at(7200), POLICY).kind, 'failed', 'a failing name fails closed after maxTtl')
+})

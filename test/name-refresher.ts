@@ -42,19 +42,21 @@ class Dns {
     if (this.pending.length === 0) await new Promise<void>((resolve) => this.waiters.push(resolve))
   }
 
-  answer(addresses: Record<string, string[]>): void {
-    const answers = new Map(Object.entries(addresses).map(([name, a]) => [name, { addresses: a, ttl: 300 } as Resolution]))
+  /** Addresses (TTL 300), or a failure's text. */
+  answer(addresses: Record<string, string[] | string>): void {
+    const answers = new Map(Object.entries(addresses).map(([name, a]): [string, Resolution] => [name, typeof a === 'string' ? { error: a } : { addresses: a, ttl: 300 }]))
     this.pending.shift()?.(answers)
   }
 }
 
-function setup(opts: { nameservers?: string[]; refuse?: (script: string) => boolean } = {}) {
+function setup(opts: { nameservers?: string[]; refuse?: (script: string) => boolean; broken?: () => boolean } = {}) {
   let now = T0
   const scripts: string[] = []
   const dns = new Dns()
   const fx: AgentEffects = {
     runNft: async (script) => {
       if (opts.refuse?.(script)) throw new NftApplyError('Error: Could not process rule: No such file or directory')
+      if (opts.broken?.()) throw new Error('ENOSPC: no space left on device')
       scripts.push(script)
     },
     listNft: async () => undefined,
@@ -128,7 +130,7 @@ t.test('without a nameserver nothing is scheduled', async (t) => {
   t.same([timers.waits, refresher.enabled()], [[], false])
 })
 
-t.test('a set change nft refuses: logged, and everything applied again with names asked afresh', async (t) => {
+t.test('a set change nft refuses: logged, and everything applied again with the names as they stand', async (t) => {
   let refuseElements = false
   const { agent, dns, refresher, scripts, log, tick } = setup({ refuse: (script) => refuseElements && script.startsWith('add element ip qubes qf-vm-') })
   const replaced = agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example proto=tcp'])))
@@ -140,9 +142,83 @@ t.test('a set change nft refuses: logged, and everything applied again with name
   const refresh = refresher.refresh()
   await dns.question()
   dns.answer({ 'www.example': ['198.51.100.10'] })
-  await dns.question()
+  await refresh
   t.match(log.at(-1), /^refresh refused by nft \(.*No such file or directory\); applying everything again$/)
+  t.match(scripts.at(-1), /add element ip qubes qf-vm-10-137-0-5-g1-n0 \{ 192\.0\.2\.10 \}/, 'a fresh chain, the name as it stood (DNS not asked)')
+  t.equal(dns.asked.length, 2, 'no question beyond the refused refresh')
+  refuseElements = false
+  const again = refresher.refresh()
+  await dns.question()
+  dns.answer({ 'www.example': ['198.51.100.10'] })
+  await again
+  t.equal(scripts.at(-1), 'add element ip qubes qf-vm-10-137-0-5-g1-n0 { 198.51.100.10 }\n', 'the next refresh changes the fresh chain\'s set')
+})
+
+t.test('an unexpected error in a refresh is logged, and refreshes wait --refresh-min-ttl', async (t) => {
+  let broken = false
+  const { agent, dns, refresher, log, timers, tick } = setup({ broken: () => broken })
+  const replaced = agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example proto=tcp'])))
+  await dns.question()
+  dns.answer({ 'www.example': ['192.0.2.10'] })
+  await replaced
+  tick(300)
+  broken = true
+  const refresh = refresher.refresh()
+  await dns.question()
   dns.answer({ 'www.example': ['198.51.100.10'] })
   await refresh
-  t.match(scripts.at(-1), /add element ip qubes qf-vm-10-137-0-5-g1-n0 \{ 198\.51\.100\.10 \}/, 'a fresh chain with the new answer')
+  t.equal(log.at(-1), 'refresh failed (ENOSPC: no space left on device); the next in 30 s', 'logged, not thrown (it would end the daemon)')
+  refresher.schedule()
+  t.equal(Math.round(timers.waits.at(-1) ?? 0), 30 * 1000 + 100, 'the next refresh waits the minimum')
+})
+
+t.test("a re-render (an expiry, SIGHUP) keeps each name as it stands: not dom0's older answer, not a failed name reopened", async (t) => {
+  const { agent, dns, refresher, scripts, tick } = setup()
+  await agent.replace(parsePush({
+    ...entries(A, ['action=drop dsthost=evil.example', 'action=accept dsthost=gone.example']),
+    '/qubes-firewall-resolved/10.137.0.5/evil.example': '192.0.2.66',
+    '/qubes-firewall-resolved/10.137.0.5/gone.example': '203.0.113.5',
+  }))
+  tick(30)
+  const refresh = refresher.refresh()
+  await dns.question()
+  dns.answer({ 'evil.example': ['198.51.100.99'], 'gone.example': 'no such name (NXDOMAIN)' })
+  await refresh
+  // 60 s on: gone.example (failing since) has failed closed, and 192.0.2.66's grace is over
+  tick(60)
+  const again = refresher.refresh()
+  await dns.question()
+  dns.answer({ 'gone.example': 'no such name (NXDOMAIN)' })
+  await again
+  const before = agent.loadedVms().get(A)
+  t.same(before?.names.get('gone.example' as never)?.kind, 'failed', 'gone.example failed closed')
+  await agent.reapply()
+  const after = agent.loadedVms().get(A)
+  t.same(after?.resolution.get('evil.example' as never), { addresses: ['198.51.100.99'], ttl: 300 }, "evil.example: the refreshed address, not dom0's")
+  t.same(after?.names.get('gone.example' as never)?.kind, 'failed', 'gone.example stays failed')
+  const chain = (scripts.at(-1) ?? '').split('\n').filter((l) => l.includes(after?.chain ?? '?'))
+  t.ok(chain.some((l) => l.includes('{ 198.51.100.99 }')) && !chain.some((l) => l.includes('192.0.2.66') || l.includes('203.0.113.5')), 'the new chain holds neither old address')
+})
+
+t.test('without a nameserver nothing is asked, but a grace still ends on time', async (t) => {
+  let servers = ['192.0.2.53']
+  const { agent, dns, refresher, timers, tick } = setup()
+  Object.assign(refresher, { fx: { ...(refresher as unknown as { fx: object }).fx, nameservers: () => ({ 4: servers, 6: [] }) } })
+  const replaced = agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example'])))
+  await dns.question()
+  dns.answer({ 'www.example': ['192.0.2.10', '192.0.2.11'] })
+  await replaced
+  tick(300)
+  const refresh = refresher.refresh()
+  await dns.question()
+  dns.answer({ 'www.example': ['192.0.2.10'] })
+  await refresh
+  servers = []
+  refresher.schedule()
+  t.equal(refresher.next, T0 + 300 + 300, "the next event is 192.0.2.11's grace end (max(ttl 300, 60) s), not a refresh")
+  t.equal(Math.round(timers.waits.at(-1) ?? 0), 300 * 1000 + 100)
+  tick(300)
+  await refresher.refresh()
+  t.same(agent.loadedVms().get(A)?.resolution.get('www.example' as never), { addresses: ['192.0.2.10'], ttl: 300 }, 'the graced address went, DNS not asked')
+  t.equal(dns.asked.length, 2)
 })

@@ -11,7 +11,24 @@ import { parseIPv4, parseIPv6 } from '../rule/values.js'
  * `ttl` (seconds): the smallest TTL of the records the addresses came from (CNAMEs followed, A and
  * AAAA used, a NODATA's SOA); absent where no record gave one (dom0's answers, the state's cache).
  */
-export type Resolution = { readonly addresses: readonly string[]; readonly ttl?: number } | { readonly error: string }
+export type Resolution =
+  | {
+      readonly addresses: readonly string[]
+      readonly ttl?: number
+      /** The family whose query failed while the other's answered: for a VM of that family, a failure (forFamily). */
+      readonly failed?: { readonly 4?: string; readonly 6?: string }
+    }
+  | { readonly error: string }
+
+/**
+ * A resolution as a VM of `family` must take it: a failed query of its own family is a failure,
+ * even when the other family answered (an IPv4 VM's drop rule must not match nothing because the
+ * A query timed out while the AAAA one answered).
+ */
+export function forFamily(resolution: Resolution, family: 4 | 6): Resolution {
+  const failed = 'addresses' in resolution ? resolution.failed?.[family] : undefined
+  return failed === undefined ? resolution : { error: `${family === 4 ? 'A' : 'AAAA'} query failed: ${failed}` }
+}
 
 export interface ResolverOptions {
   readonly nameservers: readonly string[]
@@ -194,7 +211,11 @@ export async function resolveName(name: string, opts: ResolverOptions): Promise<
   const [a, aaaa] = await Promise.all([lookupType(name, 'A', opts), lookupType(name, 'AAAA', opts)])
   const addresses = [...('addresses' in a ? a.addresses : []), ...('addresses' in aaaa ? aaaa.addresses : [])]
   const ttls = [a, aaaa].flatMap((r) => ('addresses' in r && r.ttl !== undefined ? [r.ttl] : []))
-  if (addresses.length > 0) return withTtl([...new Set(addresses)], ttls.length > 0 ? Math.min(...ttls) : undefined)
+  if (addresses.length > 0) {
+    const failed = { ...('error' in a && { 4: a.error }), ...('error' in aaaa && { 6: aaaa.error }) }
+    const resolved = withTtl([...new Set(addresses)], ttls.length > 0 ? Math.min(...ttls) : undefined)
+    return Object.keys(failed).length > 0 ? { ...resolved, failed } : resolved
+  }
   if ('error' in a) return { error: a.error }
   if ('error' in aaaa) return { error: aaaa.error }
   return { error: 'no A or AAAA record' }

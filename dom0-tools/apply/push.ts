@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { withLock } from '../store/lock.js'
-import { resolveAll, type Resolution } from '../../common/dns/resolver.js'
+import { forFamily, resolveAll, type Resolution } from '../../common/dns/resolver.js'
 import { parseResolvConf } from '../../common/dns/resolv-conf.js'
 import { firewallEntries } from '../firewall/entries.js'
 import type { Domain, Registry } from '../registry/registry.js'
@@ -58,7 +58,10 @@ export async function vmPushEntries(vm: Domain, opts: ApplyOptions): Promise<Rec
   const resolutions = await resolveForPush(rules, opts)
   for (const ip of [vm.ip, vm.ip6]) {
     if (ip === undefined) continue
-    for (const [name, res] of resolutions) entries[resolvedKey(ip, name)] = 'addresses' in res ? res.addresses.join(' ') : ''
+    for (const [name, answer] of resolutions) {
+      const res = forFamily(answer, ip.includes(':') ? 6 : 4)
+      entries[resolvedKey(ip, name)] = 'addresses' in res ? res.addresses.join(' ') : ''
+    }
   }
   return entries
 }

@@ -4,7 +4,7 @@
 // nameserver in resolv.conf nothing is asked, and names keep what dom0 or the last apply gave.
 import type { AgentEffects, Agent } from '../agent.js'
 import { NftApplyError } from '../errors.js'
-import { dueAt, nextEvent, type NameState, type RefreshPolicy } from '../names/name-state.js'
+import { dueAt, graceEnd, nextEvent, type NameState, type RefreshPolicy } from '../names/name-state.js'
 import type { Hostname } from '../../common/rule/model.js'
 import type { Resolution } from '../push/model.js'
 import { LONGEST_WAIT_MS, REAL_TIMERS, type Timers } from './expiry.js'
@@ -24,6 +24,8 @@ export class NameRefresher {
   private running = false
   /** When the next refresh or grace end is (epoch seconds), for status. */
   next: number | undefined
+  /** After an unexpected failure: no refresh before this (epoch seconds). */
+  private pausedUntil = 0
 
   constructor(
     private readonly agent: Agent,
@@ -42,19 +44,24 @@ export class NameRefresher {
     return servers[4].length + servers[6].length > 0
   }
 
-  /** (Re)schedules for the earliest due refresh or grace end among what is loaded now. */
+  /**
+   * (Re)schedules for the earliest due refresh or grace end among what is loaded now. Without a
+   * nameserver nothing is asked, but graces still end (a failing name still fails closed).
+   */
   schedule(): void {
     this.timers.clear(this.timer)
     this.next = undefined
-    if (this.running || !this.enabled()) return
+    if (this.running) return
+    const asking = this.enabled()
     for (const [, state] of loadedNames(this.agent)) {
-      const at = nextEvent(state, this.policy)
-      if (this.next === undefined || at < this.next) this.next = at
+      const at = asking ? nextEvent(state, this.policy) : graceEnd(state, this.policy)
+      if (at !== undefined && (this.next === undefined || at < this.next)) this.next = at
     }
     if (this.next === undefined) return
+    const next = Math.max(this.next, this.pausedUntil)
     // the moment is fixed (not "a little after now"): requests coming faster than AFTER_DUE_MS must
     // not put a due refresh off for ever
-    const wait = Math.max(0, this.next * 1000 + AFTER_DUE_MS - this.timers.now())
+    const wait = Math.max(0, next * 1000 + AFTER_DUE_MS - this.timers.now())
     if (wait > LONGEST_WAIT_MS) this.timer = this.timers.set(() => this.schedule(), LONGEST_WAIT_MS)
     else this.timer = this.timers.set(() => void this.refresh().finally(() => this.schedule()), wait)
   }
@@ -63,13 +70,17 @@ export class NameRefresher {
     this.timers.clear(this.timer)
   }
 
-  /** Asks DNS for every due name, then takes the answers (and ended graces) in as one change. */
-  async refresh(): Promise<void> {
+  /**
+   * Asks DNS for every due name (every name, with `all`: SIGHUP), then takes the answers (and
+   * ended graces) in as one change. Never throws: what goes wrong is logged, and an unexpected
+   * error holds refreshes off for --refresh-min-ttl rather than retrying at once.
+   */
+  async refresh(all = false): Promise<void> {
     this.running = true
     try {
       const askedAt = this.fx.now()
       const due = new Set<Hostname>()
-      for (const [name, state] of loadedNames(this.agent)) if (dueAt(state, this.policy) <= askedAt) due.add(name)
+      if (this.enabled()) for (const [name, state] of loadedNames(this.agent)) if (all || dueAt(state, this.policy) <= askedAt) due.add(name)
       // names are Hostnames in, Hostnames out: the resolver keys its answers by the names asked
       const answers = (due.size === 0 ? new Map() : await this.fx.resolve([...due], this.fx.nameservers())) as ReadonlyMap<Hostname, Resolution>
       const { notes, moved, result } = await this.exclusive(() => this.agent.refreshNames(answers, askedAt, this.policy))
@@ -77,12 +88,21 @@ export class NameRefresher {
       if (moved.length > 0 || result) this.changed(moved)
       if (result && !result.ok) this.log(`refresh: ${result.error ?? result.failed.map((f) => `${f.vm}: ${f.error}`).join('; ')}`)
     } catch (err) {
-      if (!(err instanceof NftApplyError)) throw err
-      // the kernel refused a set change: render everything again, names asked afresh
-      this.log(`refresh refused by nft (${err.message}); applying everything again`)
-      await this.exclusive(() => this.agent.reapply())
+      await this.recover(err)
     } finally {
       this.running = false
+    }
+  }
+
+  private async recover(err: unknown): Promise<void> {
+    try {
+      if (!(err instanceof NftApplyError)) throw err
+      // the kernel refused a set change: render everything again with the names as they stand
+      this.log(`refresh refused by nft (${err.message}); applying everything again`)
+      await this.exclusive(() => this.agent.reapply())
+    } catch (unexpected) {
+      this.pausedUntil = this.fx.now() + this.policy.minTtl
+      this.log(`refresh failed (${(unexpected as Error).message}); the next in ${this.policy.minTtl} s`)
     }
   }
 }

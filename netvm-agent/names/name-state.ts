@@ -60,7 +60,12 @@ export function inForce(state: NameState): Resolution {
   return { addresses: [...state.answer, ...state.graced.keys()], ...(state.ttl !== undefined && { ttl: state.ttl }) }
 }
 
-const graceOf = (ttl: number | undefined, policy: RefreshPolicy) => Math.max(ttl ?? 0, policy.graceFloor)
+/** max(TTL, the floor), the TTL clamped as for the next refresh: a day's TTL must not keep an address a day. */
+/** Each name's addresses in force (or failure). */
+export const inForceOf = (states: ReadonlyMap<Hostname, NameState>): Map<Hostname, Resolution> =>
+  new Map([...states].map(([name, state]) => [name, inForce(state)]))
+
+const graceOf = (ttl: number | undefined, policy: RefreshPolicy) => Math.max(Math.min(ttl ?? 0, policy.maxTtl), policy.graceFloor)
 
 /** When DNS is asked again. */
 export function dueAt(state: NameState, policy: RefreshPolicy): EpochSeconds {
@@ -72,12 +77,15 @@ export function dueAt(state: NameState, policy: RefreshPolicy): EpochSeconds {
 
 /** The next moment this state changes on its own (a refresh due, a grace ending). */
 export function nextEvent(state: NameState, policy: RefreshPolicy): EpochSeconds {
-  let next = dueAt(state, policy)
-  if (state.kind === 'resolved') {
-    for (const until of state.graced.values()) next = Math.min(next, until) as EpochSeconds
-    if (state.failing) next = Math.min(next, state.failing.since + graceOf(state.ttl, policy)) as EpochSeconds
-  }
-  return next
+  return Math.min(dueAt(state, policy), graceEnd(state, policy) ?? Infinity) as EpochSeconds
+}
+
+/** The next moment a grace of this state ends (a vanished address goes, a failing name fails), if any. */
+export function graceEnd(state: NameState, policy: RefreshPolicy): EpochSeconds | undefined {
+  if (state.kind === 'failed') return undefined
+  let next: number | undefined = state.failing ? state.failing.since + graceOf(state.ttl, policy) : undefined
+  for (const until of state.graced.values()) next = Math.min(next ?? until, until)
+  return next as EpochSeconds | undefined
 }
 
 /** A refresh's answer taken in: vanished addresses start their grace; a failure keeps what matched. */

@@ -1,6 +1,7 @@
 // A refresh, planned: the answers DNS gave for names that were due, and the clock, applied to what
 // is loaded. Pure. A name whose addresses changed changes its set's elements only; a VM whose
 // name failed for good (its grace over) or resolves again has its chain rendered again.
+import { forFamily } from '../../common/dns/resolver.js'
 import type { EpochSeconds, Hostname } from '../../common/rule/model.js'
 import type { Command } from '../nft/model.js'
 import { setElements } from '../nft/render.js'
@@ -56,7 +57,8 @@ export function planRefresh(input: RefreshInput): RefreshPlan {
     const elements: Command[] = []
     const states = new Map<Hostname, NameState>()
     for (const [name, state] of vm.names) {
-      const answer = lastAsked(state) < input.askedAt ? input.answers.get(name) : undefined
+      const raw = lastAsked(state) < input.askedAt ? input.answers.get(name) : undefined
+      const answer = raw === undefined ? undefined : forFamily(raw, family)
       const next = afterClock(answer === undefined ? state : afterAnswer(state, answer, input.now, input.policy), input.now, input.policy)
       states.set(name, next)
       if (next === state) continue
