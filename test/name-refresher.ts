@@ -80,6 +80,20 @@ function setup(opts: { nameservers?: string[]; refuse?: (script: string) => bool
   return { agent, dns, exclusive, refresher, scripts, timers, log, tick: (s: number) => (now += s) }
 }
 
+/** A VM with one name rule answered 192.0.2.10; 300 s on (after `beforeRefresh`), a refresh answered 198.51.100.10. */
+async function loadThenRefresh(env: ReturnType<typeof setup>, beforeRefresh: () => void): Promise<void> {
+  const replaced = env.agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example proto=tcp'])))
+  await env.dns.question()
+  env.dns.answer({ 'www.example': ['192.0.2.10'] })
+  await replaced
+  env.tick(300)
+  beforeRefresh()
+  const refresh = env.refresher.refresh()
+  await env.dns.question()
+  env.dns.answer({ 'www.example': ['198.51.100.10'] })
+  await refresh
+}
+
 t.test('an update is answered while a refresh waits on DNS; the refresh then takes its answer in', async (t) => {
   const { agent, dns, exclusive, refresher, scripts, tick } = setup()
   const replaced = agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example proto=tcp'])))
@@ -132,17 +146,9 @@ t.test('without a nameserver nothing is scheduled', async (t) => {
 
 t.test('a set change nft refuses: logged, and everything applied again with the names as they stand', async (t) => {
   let refuseElements = false
-  const { agent, dns, refresher, scripts, log, tick } = setup({ refuse: (script) => refuseElements && script.startsWith('add element ip qubes qf-vm-') })
-  const replaced = agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example proto=tcp'])))
-  await dns.question()
-  dns.answer({ 'www.example': ['192.0.2.10'] })
-  await replaced
-  tick(300)
-  refuseElements = true
-  const refresh = refresher.refresh()
-  await dns.question()
-  dns.answer({ 'www.example': ['198.51.100.10'] })
-  await refresh
+  const env = setup({ refuse: (script) => refuseElements && script.startsWith('add element ip qubes qf-vm-') })
+  const { dns, refresher, scripts, log } = env
+  await loadThenRefresh(env, () => (refuseElements = true))
   t.match(log.at(-1), /^refresh refused by nft \(.*No such file or directory\); applying everything again$/)
   t.match(scripts.at(-1), /add element ip qubes qf-vm-10-137-0-5-g1-n0 \{ 192\.0\.2\.10 \}/, 'a fresh chain, the name as it stood (DNS not asked)')
   t.equal(dns.asked.length, 2, 'no question beyond the refused refresh')
@@ -156,17 +162,9 @@ t.test('a set change nft refuses: logged, and everything applied again with the 
 
 t.test('an unexpected error in a refresh is logged, and refreshes wait --refresh-min-ttl', async (t) => {
   let broken = false
-  const { agent, dns, refresher, log, timers, tick } = setup({ broken: () => broken })
-  const replaced = agent.replace(parsePush(entries(A, ['action=accept dsthost=www.example proto=tcp'])))
-  await dns.question()
-  dns.answer({ 'www.example': ['192.0.2.10'] })
-  await replaced
-  tick(300)
-  broken = true
-  const refresh = refresher.refresh()
-  await dns.question()
-  dns.answer({ 'www.example': ['198.51.100.10'] })
-  await refresh
+  const env = setup({ broken: () => broken })
+  const { refresher, log, timers } = env
+  await loadThenRefresh(env, () => (broken = true))
   t.equal(log.at(-1), 'refresh failed (ENOSPC: no space left on device); the next in 30 s', 'logged, not thrown (it would end the daemon)')
   refresher.schedule()
   t.equal(Math.round(timers.waits.at(-1) ?? 0), 30 * 1000 + 100, 'the next refresh waits the minimum')
