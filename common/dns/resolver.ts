@@ -20,6 +20,9 @@ export type Resolution =
     }
   | { readonly error: string }
 
+/** The addresses of one family (IPv6 ones hold a ':'). */
+export const ofFamily = (addresses: readonly string[], family: 4 | 6): string[] => addresses.filter((a) => a.includes(':') === (family === 6))
+
 /**
  * A resolution as a VM of `family` must take it: a failed query of its own family is a failure,
  * even when the other family answered (an IPv4 VM's drop rule must not match nothing because the

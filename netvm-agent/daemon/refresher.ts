@@ -51,9 +51,11 @@ export class NameRefresher {
   schedule(): void {
     this.timers.clear(this.timer)
     this.next = undefined
-    if (this.running) return
+    const states = [...loadedNames(this.agent)].map(([, state]) => state)
+    // no name, nothing to follow: resolv.conf is not read at every request
+    if (this.running || states.length === 0) return
     const asking = this.enabled()
-    for (const [, state] of loadedNames(this.agent)) {
+    for (const state of states) {
       const at = asking ? nextEvent(state, this.policy) : graceEnd(state, this.policy)
       if (at !== undefined && (this.next === undefined || at < this.next)) this.next = at
     }

@@ -2,12 +2,13 @@
 // follow DNS (when each was answered, what is still in its grace, when it is asked again).
 import type { Hostname } from '../../common/rule/model.js'
 import type { Agent } from '../agent.js'
-import { dueAt, type NameState } from '../names/name-state.js'
+import { dueAt, type NameState, type RefreshPolicy } from '../names/name-state.js'
 import type { NameRefresher } from './refresher.js'
 import type { Response } from './protocol.js'
 
-function nameStatus(state: NameState, refresher: NameRefresher | undefined): Record<string, unknown> {
-  const due = refresher?.enabled() ? { due: dueAt(state, refresher.policy) } : {}
+/** A name's state; `asking`: the policy it is asked again by (absent while refreshes are off). */
+function nameStatus(state: NameState, asking: RefreshPolicy | undefined): Record<string, unknown> {
+  const due = asking ? { due: dueAt(state, asking) } : {}
   if (state.kind === 'failed') return { error: state.error, tried: state.lastTry, ...due }
   return {
     addresses: [...state.answer, ...state.graced.keys()],
@@ -27,6 +28,8 @@ function refreshStatus(refresher: NameRefresher | undefined): Record<string, unk
 }
 
 export function status(agent: Agent, refresher?: NameRefresher): Response {
+  // resolv.conf read once, not once a name
+  const asking = refresher?.enabled() ? refresher.policy : undefined
   const vms = [...agent.loadedVms()].map(([ip, { entry, resolution, names, chain }]) => ({
     ip,
     ok: entry.ok,
@@ -39,7 +42,7 @@ export function status(agent: Agent, refresher?: NameRefresher): Response {
         }
       : { error: entry.failure.error }),
     resolved: Object.fromEntries([...resolution].map(([name, r]) => [name, 'addresses' in r ? r.addresses : { error: r.error }])),
-    names: Object.fromEntries([...names].map(([name, state]: [Hostname, NameState]) => [name, nameStatus(state, refresher)])),
+    names: Object.fromEntries([...names].map(([name, state]: [Hostname, NameState]) => [name, nameStatus(state, asking)])),
   }))
   const forwards = agent.loadedForwards().map((f) => ({
     id: f.id, proto: f.proto, dport: f.dport, to: f.to, toport: f.toport,

@@ -6,6 +6,7 @@
 // keeps all of that until the grace of the last good answer ends; then the name is failed, and its
 // rule fails closed at its position as at an apply.
 import type { EpochSeconds, Hostname } from '../../common/rule/model.js'
+import { ofFamily } from '../../common/dns/resolver.js'
 import type { Resolution } from '../push/model.js'
 
 export interface RefreshPolicy {
@@ -60,11 +61,11 @@ export function inForce(state: NameState): Resolution {
   return { addresses: [...state.answer, ...state.graced.keys()], ...(state.ttl !== undefined && { ttl: state.ttl }) }
 }
 
-/** max(TTL, the floor), the TTL clamped as for the next refresh: a day's TTL must not keep an address a day. */
 /** Each name's addresses in force (or failure). */
 export const inForceOf = (states: ReadonlyMap<Hostname, NameState>): Map<Hostname, Resolution> =>
   new Map([...states].map(([name, state]) => [name, inForce(state)]))
 
+/** max(TTL, the floor), the TTL clamped as for the next refresh: a day's TTL must not keep an address a day. */
 const graceOf = (ttl: number | undefined, policy: RefreshPolicy) => Math.max(Math.min(ttl ?? 0, policy.maxTtl), policy.graceFloor)
 
 /** When DNS is asked again. */
@@ -124,12 +125,15 @@ export function describeMove(name: Hostname, before: NameState, after: NameState
   if (before.kind === 'failed') return `${name}: resolves again, to ${shown(after)}`
   if (after.failing && !before.failing) return `${name}: refresh failed (${after.failing.error}); its addresses stay in its grace`
   // DNS rotates the order of its records: only a different set of addresses is news
-  if ([...addressesOf(before, family)].sort().join(' ') !== [...addressesOf(after, family)].sort().join(' ')) {
+  if (addressesOf(before, family).sort().join(' ') !== addressesOf(after, family).sort().join(' ')) {
     return `${name}: now ${shown(after)} (was ${shown(before)})`
   }
   if (before.failing && !after.failing) return `${name}: answers again, the same addresses`
   return undefined
 }
 
-const addressesOf = (state: NameState & { kind: 'resolved' }, family: 4 | 6) =>
-  [...state.answer, ...state.graced.keys()].filter((a) => a.includes(':') === (family === 6))
+/** The addresses of one family a name matches now (none once failed): what a VM of that family's set holds. */
+export const addressesOf = (state: NameState, family: 4 | 6): string[] => {
+  const now = inForce(state)
+  return 'addresses' in now ? ofFamily(now.addresses, family) : []
+}

@@ -7,7 +7,7 @@ import type { Command } from '../nft/model.js'
 import { setElements } from '../nft/render.js'
 import type { LoadedVm } from '../plan.js'
 import type { Family, Resolution } from '../push/model.js'
-import { afterAnswer, afterClock, describeMove, inForce, type NameState, type RefreshPolicy } from './name-state.js'
+import { addressesOf, afterAnswer, afterClock, describeMove, type NameState, type RefreshPolicy } from './name-state.js'
 
 export interface RefreshInput {
   readonly loaded: ReadonlyMap<string, LoadedVm>
@@ -35,13 +35,10 @@ export interface RefreshPlan {
 const lastAsked = (state: NameState): EpochSeconds =>
   state.kind === 'failed' ? state.lastTry : state.failing?.lastTry ?? state.answeredAt
 
-const ofFamily = (resolution: Resolution, family: Family): string[] =>
-  'addresses' in resolution ? resolution.addresses.filter((a) => a.includes(':') === (family === 6)) : []
-
 /** The element changes turning one name's set from `before` into `after` (both resolved). */
 function elementChanges(family: Family, set: string, before: NameState, after: NameState): Command[] {
-  const had = new Set(ofFamily(inForce(before), family))
-  const has = new Set(ofFamily(inForce(after), family))
+  const had = new Set(addressesOf(before, family))
+  const has = new Set(addressesOf(after, family))
   const added = [...has].filter((a) => !had.has(a))
   const gone = [...had].filter((a) => !has.has(a))
   return [...(gone.length > 0 ? [setElements('delete', family, set, gone)] : []), ...(added.length > 0 ? [setElements('add', family, set, added)] : [])]
@@ -64,8 +61,10 @@ export function planRefresh(input: RefreshInput): RefreshPlan {
       if (next === state) continue
       changed = true
       const note = describeMove(name, state, next, family)
-      if (note !== undefined) plan.notes.push(`${ip}: ${note}`)
-      if (note !== undefined) plan.moved.add(ip)
+      if (note !== undefined) {
+        plan.notes.push(`${ip}: ${note}`)
+        plan.moved.add(ip)
+      }
       const set = vm.sets.get(name)
       if (next.kind !== state.kind) replan = true
       // a name past a failed drop rule has no set: nothing of it is loaded

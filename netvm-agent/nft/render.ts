@@ -1,6 +1,7 @@
 // Pure rendering of one VM's chain: its typed rules and how their names resolved -> the nft
 // commands creating the chain (a fresh name, never one in use) and pointing a verdict map at it.
 // The owned skeleton is skeleton.ts's, port forwards forwards.ts's.
+import { ofFamily } from '../../common/dns/resolver.js'
 import type { EpochSeconds, Hostname } from '../../common/rule/model.js'
 import type { Family, FwRule, Resolution, VmEntry } from '../push/model.js'
 import { addressValue, maskAddress } from './address.js'
@@ -57,7 +58,7 @@ function destinationMatches(vmIp: string, fwRule: FwRule, family: NftFamily, ctx
     const resolution = ctx.resolution(vmIp, host.name)
     if ('error' in resolution) return 'failed'
     // the rule stays even while the set is empty: a refresh may fill it
-    const addresses = resolution.addresses.filter((a) => a.includes(':') === (family === 'ip6'))
+    const addresses = ofFamily(resolution.addresses, family === 'ip6' ? 6 : 4)
     matches.push(eq(daddr(family), sets.refer(host.name, addresses)))
   }
   if (fwRule.dns) {
