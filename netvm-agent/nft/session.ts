@@ -4,6 +4,11 @@
 // none of it. After it comes a command that fails on a table that never exists, named by a serial
 // number: its error on stderr (unbuffered, in order) says the transaction before it is done, and
 // whatever stderr said before it is that transaction's error.
+//
+// nft -i keeps every line it read as history, in memory, and reads and writes $HOME/.nft.history
+// at its start and end: a session would grow with every transaction and copy each one to root's
+// home. It runs with HOME=/dev/null (no history file can be read or written there), and is
+// replaced by a fresh nft once it has read SESSION_RECYCLE_BYTES.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { NftApplyError, nftRefused } from '../errors.js'
 
@@ -12,6 +17,8 @@ export const SESSION_MAX_BYTES = 64 * 1024
 /** nft answers at once; one that does not within this long is stuck: it is killed and started again. */
 const ANSWER_TIMEOUT_MS = 60_000
 const MARKER_TABLE = 'qf-session-sync'
+/** What one nft reads before a fresh one takes over: its history, kept in memory, stays this small. */
+export const SESSION_RECYCLE_BYTES = 8 * 1024 * 1024
 
 interface Waiting {
   readonly marker: string
@@ -24,12 +31,15 @@ export class NftSession {
   private stderr = ''
   private waiting: Waiting | undefined
   private serial = 0
+  /** Bytes the running nft has read. */
+  private read = 0
   private queue: Promise<unknown> = Promise.resolve()
 
   /** `nft`, or a command that runs it (`argsBefore`: e.g. `ip netns exec NS nft` for tests). */
   constructor(
     private readonly nft: string,
     private readonly argsBefore: readonly string[] = [],
+    private readonly recycleAfterBytes = SESSION_RECYCLE_BYTES,
   ) {}
 
   /** Loads `script` (nft's native syntax, one command a line) as one transaction; one at a time. */
@@ -44,15 +54,20 @@ export class NftSession {
     return this.child?.pid
   }
 
+  /** Ends the running nft (it exits once it has read what it was sent); a transaction still waiting fails. */
   close(): void {
     this.child?.stdin?.end()
     this.child = undefined
+    const waiting = this.waiting
+    this.waiting = undefined
+    waiting?.reject(new NftApplyError('the nft session was closed before nft answered'))
   }
 
   private async load(script: string): Promise<void> {
     const commands = script.split('\n').filter((line) => line !== '')
     if (commands.length === 0) return
     const errors = await this.exchange(`${commands.join('; ')}\n`)
+    if (this.read >= this.recycleAfterBytes) this.close()
     if (errors.trim() !== '') throw nftRefused(errors)
   }
 
@@ -71,7 +86,9 @@ export class NftSession {
         resolve: (errors) => (clearTimeout(timer), resolve(errors)),
         reject: (err) => (clearTimeout(timer), reject(err)),
       }
-      child.stdin?.write(`${line}list table ip ${marker}\n`)
+      const sent = `${line}list table ip ${marker}\n`
+      this.read += Buffer.byteLength(sent)
+      child.stdin?.write(sent)
       this.settle()
     })
   }
@@ -95,16 +112,20 @@ export class NftSession {
 
   private started(): ChildProcess {
     if (this.child !== undefined) return this.child
-    const child = spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'] })
+    const child = spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, HOME: '/dev/null' } })
     this.child = child
     this.stderr = ''
+    this.read = 0
     child.stdin?.on('error', () => {})
     child.stderr?.on('data', (chunk: Buffer) => {
+      // a closed session's nft may still be exiting: only the running one answers
+      if (this.child !== child) return
       this.stderr += chunk.toString()
       this.settle()
     })
     const gone = (why: string) => {
-      if (this.child === child) this.child = undefined
+      if (this.child !== child) return
+      this.child = undefined
       const waiting = this.waiting
       this.waiting = undefined
       waiting?.reject(new NftApplyError(`nft ended (${why}) before answering`))

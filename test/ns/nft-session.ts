@@ -1,8 +1,11 @@
 // The daemon's long-lived `nft -i` (netvm-agent/nft/session.ts) against real nftables in a network
 // namespace: a transaction is all or nothing, its error comes back as the transaction's own (and
 // the next one is unaffected), lines of tens of KiB and `!=` pass as written, and an nft that dies
-// is started again.
+// is started again; nft's history never reaches a file and a session is replaced before it grows.
 import { execFileSync } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { NftSession } from '../../netvm-agent/nft/session.js'
 import { until, untilGone } from '../helpers/wait.js'
@@ -45,4 +48,36 @@ t.test('an nft that died is started again for the next transaction', async (t) =
 t.test('an empty transaction is nothing to do', async (t) => {
   await session.run('')
   t.pass('answered')
+})
+
+t.test("nft -i's history is never written to $HOME", async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'qf-home-'))
+  t.teardown(() => rmSync(home, { recursive: true, force: true }))
+  const homeBefore = process.env['HOME']
+  process.env['HOME'] = home
+  const own = new NftSession('ip', ['netns', 'exec', ns, 'nft'])
+  process.env['HOME'] = homeBefore
+  await own.run('add chain ip qft h1\n')
+  const pid = own.pid as number
+  own.close()
+  await untilGone(pid)
+  t.notOk(existsSync(join(home, '.nft.history')), 'no .nft.history in the home of the user who runs the agent')
+})
+
+t.test('a session is replaced by a fresh nft once it has read its share, and goes on', async (t) => {
+  const small = new NftSession('ip', ['netns', 'exec', ns, 'nft'], 4096)
+  t.teardown(() => small.close())
+  const pids = new Set<number>()
+  let replaced = 0
+  for (let i = 0; i < 12; i++) {
+    const rules = Array.from({ length: 10 }, (_, r) => `add rule ip qft r${i} ip daddr 10.1.${i}.${r} counter return comment "rule ${r}"`)
+    await small.run([`add chain ip qft r${i}`, ...rules].join('\n'))
+    // a session that has read its share is closed right after answering
+    if (small.pid === undefined) replaced++
+    else pids.add(small.pid)
+  }
+  t.ok(replaced >= 2, `replaced ${replaced} times in 12 transactions of ~1 KiB with a 4 KiB share`)
+  for (const pid of pids) if (pid !== small.pid) await untilGone(pid, `the replaced nft ${pid} exited`)
+  const listed = nft('list', 'chains', 'ip')
+  t.equal(Array.from({ length: 12 }, (_, i) => listed.includes(`chain r${i} {`)).filter(Boolean).length, 12, 'every transaction is in')
 })
