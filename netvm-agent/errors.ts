@@ -20,10 +20,14 @@ export class NftApplyError extends Error {
 
 /**
  * What nft said when it refused a transaction, whichever way it was given it (a file, the session's
- * line): its first three lines of text (the caret lines under an echoed command carry nothing), at
+ * include): its first three lines of text (the caret lines under an echoed command carry nothing), at
  * most 500 characters.
  */
 export function nftRefused(output: string): NftApplyError {
-  const lines = output.split('\n').filter((line) => line.trim() !== '' && !/^\s*\^+\s*$/.test(line))
+  const lines = output
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !/^\s*\^+\s*$/.test(line) && !line.startsWith('In file included from '))
+    // where nft read it (a temporary file, gone by now) says nothing: the command itself follows
+    .map((line) => line.replace(/^\/\S+:\d+:\d+(-\d+)?: /, ''))
   return new NftApplyError(`nft refused the transaction: ${lines.slice(0, 3).join(' | ').slice(0, 500)}`)
 }

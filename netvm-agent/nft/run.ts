@@ -1,10 +1,8 @@
 // The only code that runs nft: one transaction in nft's native syntax in, or a JSON listing out.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { runCommand } from '../../common/run-command.js'
 import { nftRefused } from '../errors.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
+import { withTransactionFile } from './transaction-file.js'
 
 export type RunNft = (script: string) => Promise<void>
 export type ListNft = (args: readonly string[]) => Promise<unknown>
@@ -14,13 +12,8 @@ const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
 /** Loads one transaction: the kernel takes all of it or none of it. */
 // nft reads "-" through /dev/stdin, which cannot be opened on the socket pair Node gives a child:
 // the transaction goes through a private file instead
-let workDir: string | undefined
-
 export const runNft: RunNft = async (script) => {
-  workDir ??= mkdtempSync(join(tmpdir(), 'qubes-firewall-'))
-  const file = join(workDir, `transaction-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.nft`)
-  writeFileSync(file, script, { mode: 0o600 })
-  const result = await runCommand(NFT, ['-f', file]).finally(() => rmSync(file, { force: true }))
+  const result = await withTransactionFile(script, (file) => runCommand(NFT, ['-f', file]))
   if (result.exitCode !== 0) {
     throw nftRefused(result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`)
   }
@@ -28,7 +21,7 @@ export const runNft: RunNft = async (script) => {
 
 /**
  * For the daemon: small transactions through one long-lived nft (nft/session.ts), saving its start
- * each time; a large one (a full load) through a file as above.
+ * each time; a large one (a full load) through a fresh nft as above.
  */
 export function runNftInSession(session = new NftSession(NFT)): RunNft {
   return (script) => (Buffer.byteLength(script) <= SESSION_MAX_BYTES ? session.run(script) : runNft(script))

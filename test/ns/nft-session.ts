@@ -3,7 +3,7 @@
 // the next one is unaffected), lines of tens of KiB and `!=` pass as written, and an nft that dies
 // is started again; nft's history never reaches a file and a session is replaced before it grows.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -65,7 +65,7 @@ t.test("nft -i's history is never written to $HOME", async (t) => {
 })
 
 t.test('a session is replaced by a fresh nft once it has read its share, and goes on', async (t) => {
-  const small = new NftSession('ip', ['netns', 'exec', ns, 'nft'], 4096)
+  const small = new NftSession('ip', ['netns', 'exec', ns, 'nft'], 400)
   t.teardown(() => small.close())
   const pids = new Set<number>()
   let replaced = 0
@@ -76,8 +76,20 @@ t.test('a session is replaced by a fresh nft once it has read its share, and goe
     if (small.pid === undefined) replaced++
     else pids.add(small.pid)
   }
-  t.ok(replaced >= 2, `replaced ${replaced} times in 12 transactions of ~1 KiB with a 4 KiB share`)
+  t.ok(replaced >= 2, `replaced ${replaced} times in 12 transactions with a 400-byte share (each one sends a line of ~100)`)
   for (const pid of pids) if (pid !== small.pid) await untilGone(pid, `the replaced nft ${pid} exited`)
   const listed = nft('list', 'chains', 'ip')
   t.equal(Array.from({ length: 12 }, (_, i) => listed.includes(`chain r${i} {`)).filter(Boolean).length, 12, 'every transaction is in')
+})
+
+t.test('the transaction file is gone once nft answered, whether it took the transaction or not', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'qf-tmp-'))
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+  const tmpBefore = process.env['TMPDIR']
+  process.env['TMPDIR'] = tmp
+  t.teardown(() => (tmpBefore === undefined ? delete process.env['TMPDIR'] : (process.env['TMPDIR'] = tmpBefore)))
+  await session.run('add chain ip qft f1\n')
+  t.same(readdirSync(tmp), [], 'nothing left after a transaction nft took')
+  await t.rejects(session.run('add chain ip qft f2\nadd rule ip qft nosuch return\n'), /^nft refused the transaction: Error: Could not process rule: No such file or directory \| add rule ip qft nosuch return$/)
+  t.same(readdirSync(tmp), [], 'nothing left after one it refused')
 })
