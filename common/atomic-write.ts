@@ -1,5 +1,4 @@
 // Replace a file so that readers see the old or the new content, never a half-written one.
-import { randomBytes } from 'node:crypto'
 import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 
@@ -17,7 +16,7 @@ function statIfPresent(path: string): Stats | undefined {
  */
 export function atomicWriteFile(path: string, content: string | Buffer, mode = 0o664): void {
   const dir = dirname(path)
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  const temp = join(dir, `.${basename(path)}.${process.pid}.${process.hrtime.bigint()}.tmp`)
   const existing = statIfPresent(path)
   const fd = openSync(temp, 'wx', 0o600)
   try {

@@ -2,7 +2,7 @@
 // A failing hook is reported and never undoes what was applied before it.
 import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
+import { childProcess } from './builtins.js'
 
 const MAX_OUTPUT = 64 * 1024
 
@@ -41,7 +41,7 @@ export function runHook(path: string, timeoutMs: number, env: Record<string, str
   return new Promise((resolve) => {
     let output = ''
     let timedOut = false
-    const child = spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    const child = childProcess().spawn(path, [], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
     const collect = (chunk: Buffer) => {
       if (output.length < MAX_OUTPUT) output += chunk.toString()
     }

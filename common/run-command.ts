@@ -1,7 +1,7 @@
 // Running a program to its end: its exit code and output, never a throw for a failure. Plain
 // node:child_process: execa costs ~0.2-0.4 s of start-up in every command that loads it, more than
 // what it does here.
-import { spawn } from 'node:child_process'
+import { childProcess } from './builtins.js'
 
 export interface CommandResult {
   /** null when it was killed or could not run */
@@ -14,7 +14,7 @@ export interface CommandResult {
 
 export function runCommand(file: string, args: readonly string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.env && { env: options.env }) })
+    const child = childProcess().spawn(file, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.env && { env: options.env }) })
     let stdout = ''
     let stderr = ''
     let failure: string | undefined

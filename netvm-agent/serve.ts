@@ -1,7 +1,7 @@
 // The daemon, wired: restores the last good push, runs the hooks once the rules are in place, then
 // takes requests on a 0600 Unix socket (daemon/listener.ts), one at a time. Each change is
 // persisted (daemon/state.ts) before it is answered. SIGTERM leaves the rules in force.
-import { spawn } from 'node:child_process'
+import { childProcess } from '../common/builtins.js'
 import { customPersistEnabled, firewallHookPaths, runHooks } from '../common/hooks.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
 import { Agent, type AgentEffects, type ApplyResult } from './agent.js'
@@ -86,7 +86,7 @@ function dropLogAnswer(request: { ip?: string; follow: boolean }, { dropLog, cha
 /** Type=notify: systemd-notify, run as our child (the unit has NotifyAccess=all). */
 async function notifySystemd(): Promise<void> {
   if (!process.env['NOTIFY_SOCKET']) return
-  await new Promise<void>((resolve) => spawn('systemd-notify', ['--ready'], { stdio: 'ignore' }).on('close', () => resolve()).on('error', () => resolve()))
+  await new Promise<void>((resolve) => childProcess().spawn('systemd-notify', ['--ready'], { stdio: 'ignore' }).on('close', () => resolve()).on('error', () => resolve()))
 }
 
 /** The persisted rules into the kernel, or every VM blocked until dom0 pushes. */

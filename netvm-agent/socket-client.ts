@@ -1,10 +1,10 @@
 // The agent's own commands that ask its daemon (log, hits, check): one request on the socket, its
 // answer, and with `onMore` every further line until the daemon or the user ends it.
-import { connect } from 'node:net'
+import { net } from '../common/builtins.js'
 
 export async function ask(socketPath: string, request: object, onMore?: (answer: unknown) => void): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const socket = connect(socketPath)
+    const socket = net().connect(socketPath)
     let buffer = ''
     let first: Record<string, unknown> | undefined
     socket.on('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot reach the agent at ${socketPath}: ${err.code ?? err.message}`)))

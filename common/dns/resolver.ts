@@ -1,9 +1,7 @@
 // Resolves names at apply time with dns-packet: UDP to each nameserver in turn, TCP when the answer
 // is truncated, A and AAAA, CNAME chains followed, all names in parallel, every wait bounded.
 // Used by the agent and by dom0 alike.
-import { randomInt } from 'node:crypto'
-import { createSocket } from 'node:dgram'
-import { connect } from 'node:net'
+import { crypto, dgram, net } from '../builtins.js'
 import dnsPacket from 'dns-packet'
 import { parseIPv4, parseIPv6 } from '../rule/values.js'
 
@@ -80,7 +78,7 @@ function negativeTtl(answer: dnsPacket.Packet): number | undefined {
 class QueryError extends Error {}
 
 function buildQuery(name: string, type: 'A' | 'AAAA'): { id: number; packet: Buffer } {
-  const id = randomInt(0, 65536)
+  const id = crypto().randomInt(0, 65536)
   const packet = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] })
   return { id, packet }
 }
@@ -107,7 +105,7 @@ function withTimeout<T>(ms: number, start: (done: (err: Error | null, value?: T)
 
 function queryUdp(server: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer> {
   return withTimeout(timeoutMs, (done) => {
-    const socket = createSocket(server.includes(':') ? 'udp6' : 'udp4')
+    const socket = dgram().createSocket(server.includes(':') ? 'udp6' : 'udp4')
     socket.on('message', (msg) => done(null, msg))
     socket.on('error', (err) => done(err))
     // a connected socket hears ICMP errors (a firewall's reject, no server): fail fast, not at the timeout
@@ -121,7 +119,7 @@ function queryUdp(server: string, port: number, query: Buffer, timeoutMs: number
 
 function queryTcp(server: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer> {
   return withTimeout(timeoutMs, (done) => {
-    const socket = connect({ host: server, port })
+    const socket = net().connect({ host: server, port })
     let received = Buffer.alloc(0)
     socket.on('connect', () => socket.write(dnsPacket.streamEncode(dnsPacket.decode(query))))
     socket.on('data', (chunk) => {

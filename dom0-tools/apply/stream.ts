@@ -2,8 +2,7 @@
 // (transport.ts): the requests are sent, and every line that comes back is handed over as it comes,
 // until we close the stream or the agent's side ends. A Unix socket is read as it is; an exec:
 // command keeps its stdin open (its end would end the connection) and its stdout is read line by line.
-import { spawn } from 'node:child_process'
-import { connect } from 'node:net'
+import { childProcess, net } from '../../common/builtins.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
 import { UnreachableError, type Transport } from './transport.js'
 
@@ -44,7 +43,7 @@ function lineReader(onLine: (untrustedLine: string) => void, fail: (err: unknown
 }
 
 function socketStream(path: string, payload: string, onLine: (line: string) => void, settle: Settle): () => void {
-  const socket = connect(path)
+  const socket = net().connect(path)
   let closing = false
   let failure: unknown
   const fail = (err: unknown) => {
@@ -65,7 +64,7 @@ function socketStream(path: string, payload: string, onLine: (line: string) => v
 
 function execStream(argv: readonly string[], payload: string, onLine: (line: string) => void, settle: Settle): () => void {
   const [file = '', ...args] = argv
-  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = childProcess().spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   let closing = false
   let answered = false
   let stderr = ''

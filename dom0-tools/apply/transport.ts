@@ -1,6 +1,6 @@
 // How dom0 reaches a netvm's agent: its Unix socket, or a command whose stdio is the socket
 // (`qrexec-client -d {netvm} ...`, `ssh`, `ip netns exec`). One JSON request a line, one answer a line.
-import { connect } from 'node:net'
+import { net } from '../../common/builtins.js'
 import { runCommand } from '../../common/run-command.js'
 import { CommandLineError, parseCommandLine } from './command-line.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
@@ -76,7 +76,7 @@ export async function exchange(transport: Transport, requests: readonly object[]
     collectLines(requests.length, onLine)(result.stdout + '\n')
   } else {
     await new Promise<void>((resolve, reject) => {
-      const socket = connect(transport.path)
+      const socket = net().connect(transport.path)
       const timer = setTimeout(() => socket.destroy(new Error('timed out')), timeoutMs)
       const finish = (err?: Error) => {
         clearTimeout(timer)

@@ -1,7 +1,7 @@
 // qvm-remove: Qubes' command, dropping domains from qubes.xml and their <qubes-dir>/appvms/NAME/.
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline/promises'
+import { readlinePromises } from '../../common/builtins.js'
 import { Command } from 'commander'
 import { UsageError } from '../../common/errors.js'
 import { loadRegistry } from '../registry/store.js'
@@ -19,7 +19,7 @@ interface Options extends Verbosity {
 async function confirmed(names: readonly string[]): Promise<boolean> {
   if (!process.stdin.isTTY) throw new UsageError('not removing without confirmation: standard input is not a terminal (use --force)')
   process.stdout.write(`This will completely remove the selected VM(s)...\n${names.map((name) => `  ${name}\n`).join('')}`)
-  const prompt = createInterface({ input: process.stdin, output: process.stdout })
+  const prompt = readlinePromises().createInterface({ input: process.stdin, output: process.stdout })
   try {
     return (await prompt.question('Are you sure? [y/N] ')).trim().toUpperCase() === 'Y'
   } finally {

@@ -1,7 +1,7 @@
 // The daemon's Unix socket: 0600 from its first moment, a bounded number of clients, each served
 // line by line (connection.ts).
 import { chmodSync, mkdirSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { net } from '../../common/builtins.js'
 import { dirname } from 'node:path'
 import { serveConnection, type Channel } from './connection.js'
 import type { Response } from './protocol.js'
@@ -18,7 +18,7 @@ export async function listen(socketPath: string, handle: (line: string, channel:
   mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 })
   rmSync(socketPath, { force: true })
   let connections = 0
-  const server = createServer({ allowHalfOpen: true }, (socket) => {
+  const server = net().createServer({ allowHalfOpen: true }, (socket) => {
     if (connections >= MAX_CONNECTIONS) {
       socket.on('error', () => socket.destroy())
       socket.end(`${JSON.stringify({ ok: false, error: `too many connections (at most ${MAX_CONNECTIONS})` })}\n`)

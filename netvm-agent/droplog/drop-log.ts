@@ -2,7 +2,8 @@
 // works in any namespace; the kernel's printk log is not visible from one), its pcap stream parsed,
 // each drop attributed and kept: the last MAX_KEPT for `log`, and handed to followers as it comes.
 // A reader that dies is restarted after RESTART_MS; without tcpdump the log says so, nothing else stops.
-import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { childProcess } from '../../common/builtins.js'
 import { DROP_LOG_GROUP, DROP_LOG_PREFIX } from '../nft/names.js'
 import { attribute, type AttributionContext, type Drop } from './attribute.js'
 import { NflogPcapReader } from './nflog-pcap.js'
@@ -24,7 +25,7 @@ export interface DropLogSources {
 export class DropLog {
   private readonly kept: Drop[] = []
   private readonly followers = new Set<(drop: Drop) => void>()
-  private child: ReturnType<typeof spawn> | undefined
+  private child: ChildProcess | undefined
   private stopped = false
   state: DropLogState = 'starting'
 
@@ -34,7 +35,7 @@ export class DropLog {
     const [file, ...args] = this.sources.command ?? // no -s: tcpdump 4.99 / libpcap 1.10 with a small snaplen corrupts every few NFLOG records
       ['tcpdump', '-i', `nflog:${DROP_LOG_GROUP}`, '-U', '-n', '-w', '-']
     const reader = new NflogPcapReader()
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = childProcess().spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     let cannotRun = false
     child.on('error', (err: NodeJS.ErrnoException) => {

@@ -11,7 +11,8 @@
 // at its start and end: a session would grow with every transaction and copy each one to root's
 // home. It runs with HOME=/dev/null (no history file can be read or written there), and is
 // replaced by a fresh nft once it has read SESSION_RECYCLE_BYTES.
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { childProcess } from '../../common/builtins.js'
 import { NftApplyError, nftRefused } from '../errors.js'
 import { withTransactionFile } from './transaction-file.js'
 
@@ -115,7 +116,7 @@ export class NftSession {
 
   private started(): ChildProcess {
     if (this.child !== undefined) return this.child
-    const child = spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, HOME: '/dev/null' } })
+    const child = childProcess().spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, HOME: '/dev/null' } })
     this.child = child
     this.stderr = ''
     this.read = 0

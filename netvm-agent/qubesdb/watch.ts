@@ -3,8 +3,8 @@
 // A watch that dies is started again; each watch announces that it is live by seeing our own
 // sentinel key fire, and only then may the caller re-read everything: nothing written between two
 // watches is missed.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import type { ChildProcess } from 'node:child_process'
+import { childProcess, readline } from '../../common/builtins.js'
 import { WATCH_SENTINEL } from '../../common/qubesdb/keys.js'
 import type { QubesDb } from '../../common/qubesdb/client.js'
 
@@ -25,7 +25,7 @@ export interface WatchOptions {
 }
 
 const spawnWithLineBuffering = (paths: readonly string[]): ChildProcess =>
-  spawn('stdbuf', ['-oL', 'qubesdb-watch', '-n', '-1', ...paths], { stdio: ['ignore', 'pipe', 'pipe'] })
+  childProcess().spawn('stdbuf', ['-oL', 'qubesdb-watch', '-n', '-1', ...paths], { stdio: ['ignore', 'pipe', 'pipe'] })
 
 export class QubesDbWatch {
   private child: ChildProcess | undefined
@@ -49,7 +49,7 @@ export class QubesDbWatch {
     let live = false
     let stderr = ''
     child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-500)))
-    createInterface({ input: child.stdout! }).on('line', (path) => {
+    readline().createInterface({ input: child.stdout! }).on('line', (path) => {
       if (path !== SENTINEL) return this.handlers.onPath(path)
       if (live) return
       live = true
