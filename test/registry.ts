@@ -418,3 +418,37 @@ t.test('modifyRegistry: read-modify-write under the lock', async (t) => {
   })
 })
 
+
+t.test("qubes.xml's parse is remembered beside it, and only for the very same text", async (t) => {
+  const dir = tempQubesDir(t, FIXTURE)
+  const cacheFile = join(dir, '.qubes.xml.parsed.json')
+  const first = loadRegistry(dir)
+  t.ok(existsSync(cacheFile), 'the parse is remembered')
+  t.same(loadRegistry(dir).domains(), first.domains(), 'read back from it: the same registry')
+  t.equal(loadRegistry(dir).serialise(), first.serialise(), 'and the same qubes.xml written back')
+
+  // someone else edits qubes.xml (Qubes itself, an editor): the text differs, so it is parsed again
+  writeFileSync(join(dir, 'qubes.xml'), FIXTURE.replace('<property name="name">work</property>', '<property name="name">job</property>'))
+  const edited = loadRegistry(dir)
+  t.ok(edited.get('job') !== undefined && edited.get('work') === undefined, 'the edit is read, not the remembered parse')
+
+  // a cache of the same text from elsewhere (another version, a forged document) counts for nothing
+  const forged = { format: 'ordered-xml 0, qubes-firewall 0.0.0', text: FIXTURE, document: [{ qubes: [] }] }
+  writeFileSync(join(dir, 'qubes.xml'), FIXTURE)
+  writeFileSync(cacheFile, JSON.stringify(forged))
+  t.same(loadRegistry(dir).domains(), first.domains(), "another version's cache is not used")
+  writeFileSync(cacheFile, '{"format": "ordered-xml 1, qubes-fire')
+  t.same(loadRegistry(dir).domains(), first.domains(), 'a cache cut short is not used')
+  t.not(readFileSync(cacheFile, 'utf8'), '{"format": "ordered-xml 1, qubes-fire', 'and is written afresh')
+
+  // a qubes.xml that cannot be read stays an error, whatever the cache holds
+  writeFileSync(join(dir, 'qubes.xml'), '<qubes><domains>')
+  t.throws(() => loadRegistry(dir), StoreError)
+})
+
+t.test('a cache that cannot be written is no cache, never an error', async (t) => {
+  const dir = tempQubesDir(t, FIXTURE)
+  mkdirSync(join(dir, '.qubes.xml.parsed.json'))
+  t.same(loadRegistry(dir).domains(), fixture().domains())
+  t.same(loadRegistry(dir).domains(), fixture().domains(), 'and again')
+})

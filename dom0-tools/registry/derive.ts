@@ -9,23 +9,24 @@ import { decimal } from './values.js'
 const IPV6_PREFIX = 'fd09:24ef:4179:'
 
 type NetvmOf = Map<string, string | undefined>
+type EntryNamed = (name: string) => XmlDomain | undefined
 
 /** default_netvm, when it names a network-providing domain other than `name` itself. */
-export function defaultNetvm(doc: QubesXml, name: string): string | undefined {
+export function defaultNetvm(doc: QubesXml, name: string, named: EntryNamed = (other) => entryNamed(doc.domains, other)): string | undefined {
   const fallback = doc.globals.get('default_netvm')?.value
   if (fallback === undefined || fallback === '' || fallback === name) return undefined
-  const target = entryNamed(doc.domains, fallback)
+  const target = named(fallback)
   return target !== undefined && providesNetworkOf(target) ? fallback : undefined
 }
 
 /** Each domain's netvm in effect; `entries` in qid order. */
-function effectiveNetvms(doc: QubesXml, entries: readonly XmlDomain[]): NetvmOf {
+function effectiveNetvms(doc: QubesXml, entries: readonly XmlDomain[], named: EntryNamed): NetvmOf {
   const netvmOf: NetvmOf = new Map()
   for (const entry of entries) {
     const explicit = entry.props.get('netvm')?.value
     const name = nameOf(entry)
     // an empty netvm property is none; an absent one is default_netvm
-    const netvm = explicit === undefined ? defaultNetvm(doc, name) : explicit || undefined
+    const netvm = explicit === undefined ? defaultNetvm(doc, name, named) : explicit || undefined
     netvmOf.set(name, entry.klass === ADMIN_CLASS ? undefined : netvm)
   }
   // as Qubes on loading (on_domain_load_netvm_loop_check): in qid order, a domain whose netvm
@@ -46,10 +47,10 @@ function effectiveNetvms(doc: QubesXml, entries: readonly XmlDomain[]): NetvmOf 
 
 // Qubes' features.check_with_netvm('ipv6'): the domain's feature, else its netvm's, upwards;
 // any non-empty value is on
-function ipv6Enabled(entries: readonly XmlDomain[], netvmOf: NetvmOf, name: string): boolean {
+function ipv6Enabled(named: EntryNamed, netvmOf: NetvmOf, name: string): boolean {
   const seen = new Set<string>()
   for (let at: string | undefined = name; at !== undefined && !seen.has(at); at = netvmOf.get(at)) {
-    const value = entryNamed(entries, at)?.features.get('ipv6')
+    const value = named(at)?.features.get('ipv6')
     if (value !== undefined) return value !== ''
     seen.add(at)
   }
@@ -73,7 +74,11 @@ function addresses(entry: XmlDomain, qid: number, networked: boolean, ipv6: () =
 /** Every domain of `doc` as the registry shows it, by name, in qid order. */
 export function deriveDomains(file: string, doc: QubesXml): Map<string, Domain> {
   const entries = [...doc.domains].sort((a, b) => qidOf(file, a) - qidOf(file, b))
-  const netvmOf = effectiveNetvms(doc, entries)
+  // one lookup table, not a search per domain and hop (the first of a name, should one repeat)
+  const byName = new Map<string, XmlDomain>()
+  for (const entry of entries) if (!byName.has(nameOf(entry))) byName.set(nameOf(entry), entry)
+  const named: EntryNamed = (name) => byName.get(name)
+  const netvmOf = effectiveNetvms(doc, entries, named)
   const domains = new Map<string, Domain>()
   for (const entry of entries) {
     const name = nameOf(entry)
@@ -87,7 +92,7 @@ export function deriveDomains(file: string, doc: QubesXml): Map<string, Domain> 
       klass: entry.klass,
       netvm,
       providesNetwork,
-      ...addresses(entry, qid, networked, () => ipv6Enabled(entries, netvmOf, name)),
+      ...addresses(entry, qid, networked, () => ipv6Enabled(named, netvmOf, name)),
       props: Object.fromEntries([...entry.props].map(([prop, { value }]) => [prop, value])),
       features: Object.fromEntries(entry.features),
     })

@@ -111,9 +111,19 @@ export function emptyQubesXml(): QubesXml {
   return { globals: new Map(), domains: [], document: undefined }
 }
 
-export function parseQubesXml(file: string, untrustedText: string): QubesXml {
+/** qubes.xml's text in document order (store/xml.ts), or a StoreError naming the file and why it cannot be read. */
+export function orderedQubesXml(file: string, untrustedText: string): OrderedNode[] {
   const document = parseOrderedXml(untrustedText)
   if (typeof document === 'string') throw new StoreError(file, document)
+  return document
+}
+
+export function parseQubesXml(file: string, untrustedText: string): QubesXml {
+  return qubesXmlOf(file, orderedQubesXml(file, untrustedText))
+}
+
+/** The model of a document that orderedQubesXml() gave. */
+export function qubesXmlOf(file: string, document: OrderedNode[]): QubesXml {
   const root = rootOf(document)
   if (root === undefined || tagOf(root) !== 'qubes') {
     throw new StoreError(file, `root element must be <qubes>, not <${root === undefined ? '' : tagOf(root)}>`)

@@ -6,7 +6,8 @@ import { atomicWriteFile } from '../../common/atomic-write.js'
 import { StoreError } from '../../common/errors.js'
 import { readStoreFile } from '../../common/read-file.js'
 import { withLock } from '../store/lock.js'
-import { emptyQubesXml, parseQubesXml } from './qubes-xml.js'
+import { parsedQubesXml } from './parse-cache.js'
+import { emptyQubesXml, orderedQubesXml, parseQubesXml, qubesXmlOf } from './qubes-xml.js'
 import { Registry } from './registry.js'
 
 export function qubesXmlPath(qubesDir: string): string {
@@ -33,8 +34,12 @@ function readRegistryText(qubesDir: string, { create = false }: RegistryOptions)
   throw new StoreError(file, 'no such file (check --qubes-dir or QUBES_DIR; qvm-create makes the first VM)')
 }
 
+/** The registry as qubes.xml says, its parse remembered beside it (parse-cache.ts). */
 export function loadRegistry(qubesDir: string, options: RegistryOptions = {}): Registry {
-  return parseRegistry(qubesXmlPath(qubesDir), readRegistryText(qubesDir, options))
+  const file = qubesXmlPath(qubesDir)
+  const text = readRegistryText(qubesDir, options)
+  if (text === undefined) return parseRegistry(file, undefined)
+  return new Registry(file, qubesXmlOf(file, parsedQubesXml(file, text, (untrusted) => orderedQubesXml(file, untrusted))))
 }
 
 /**

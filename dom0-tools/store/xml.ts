@@ -2,7 +2,7 @@
 // attributes are kept, entities are XML's own only, and a document that cannot be read is a reason,
 // never a thrown library error.
 import { shown, UNTRUSTED_KEY_LIMIT } from '../../common/untrusted-text.js'
-import { XMLBuilder, XMLParser, XMLValidator } from './fxp.js'
+import { fxp, type XMLBuilder, type XMLParser } from './fxp.js'
 import { XML_ENTITIES, XmlEntityError } from './xml-entities.js'
 
 const REPEATED = new Set(['rule', 'property', 'domain', 'feature', 'forward'])
@@ -16,17 +16,28 @@ const SAFE_OPTIONS = {
   entityDecoder: XML_ENTITIES,
 } as const
 
-// firewall.xml is read only: a tree, a comment keeping its leading and trailing spaces as Qubes (lxml) keeps them
-const treeParser = new XMLParser({ ...SAFE_OPTIONS, trimValues: false, isArray: (name) => REPEATED.has(name) })
+// made at first use: a command that reads no XML (--help) does not load the library
+let parsers: { tree: InstanceType<typeof XMLParser>; ordered: InstanceType<typeof XMLParser>; builder: InstanceType<typeof XMLBuilder> } | undefined
 // qubes.xml is written back with what we do not model, so in document order, comments included
 const ORDERED_OPTIONS = { ...SAFE_OPTIONS, preserveOrder: true, trimValues: true, commentPropName: '#comment' } as const
-const orderedParser = new XMLParser(ORDERED_OPTIONS)
-const orderedBuilder = new XMLBuilder({ ...ORDERED_OPTIONS, format: true, indentBy: '  ', suppressEmptyNode: true })
+
+function xml(): NonNullable<typeof parsers> {
+  if (parsers === undefined) {
+    const { XMLBuilder, XMLParser } = fxp()
+    parsers = {
+      // firewall.xml is read only: a tree, a comment keeping its leading and trailing spaces as Qubes (lxml) keeps them
+      tree: new XMLParser({ ...SAFE_OPTIONS, trimValues: false, isArray: (name) => REPEATED.has(name) }),
+      ordered: new XMLParser(ORDERED_OPTIONS),
+      builder: new XMLBuilder({ ...ORDERED_OPTIONS, format: true, indentBy: '  ', suppressEmptyNode: true }),
+    }
+  }
+  return parsers
+}
 
 export type XmlNode = Record<string, unknown>
 
 function parsed<T>(untrustedText: string, parser: InstanceType<typeof XMLParser>): T | string {
-  const valid = XMLValidator.validate(untrustedText)
+  const valid = fxp().XMLValidator.validate(untrustedText)
   if (valid !== true) return `not well-formed XML (line ${valid.err.line}: ${shown(valid.err.msg, UNTRUSTED_KEY_LIMIT)})`
   try {
     return parser.parse(untrustedText) as T
@@ -38,16 +49,16 @@ function parsed<T>(untrustedText: string, parser: InstanceType<typeof XMLParser>
 
 /** The document as a tree (`isArray` for the elements that may repeat), or why it cannot be read. */
 export function parseXml(untrustedText: string): XmlNode | string {
-  return parsed<XmlNode>(untrustedText, treeParser)
+  return parsed<XmlNode>(untrustedText, xml().tree)
 }
 
 /** The document in order, each node `{ tag: children, ':@': attributes }` (a text `{ '#text': value }`), or why it cannot be read. */
 export function parseOrderedXml(untrustedText: string): XmlNode[] | string {
-  return parsed<XmlNode[]>(untrustedText, orderedParser)
+  return parsed<XmlNode[]>(untrustedText, xml().ordered)
 }
 
 export function buildOrderedXml(document: readonly XmlNode[]): string {
-  return orderedBuilder.build(document) as string
+  return xml().builder.build(document) as string
 }
 
 export function childNodes(node: unknown, name: string): XmlNode[] {
