@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
 import { Registry } from '../dom0-tools/registry/registry.js'
+import { NftSession } from '../netvm-agent/nft/session.js'
 import { benchDropLog } from './bench-droplog.js'
 import { timed } from './bench-lab.js'
 import { benchNames } from './bench-names.js'
@@ -179,6 +180,7 @@ interface Row {
   backToBack: Stats
   spaced: Stats
   chainFloor: number
+  jumpFloor: number
   stateBytes: number
   dom0Add: number
 }
@@ -189,26 +191,38 @@ function sizeOf(dir: string): number {
 }
 
 /**
- * `nft -f` of one VM's chain (its rules as `render` prints them) and the map element that points at
- * it, into this namespace as the stopped daemon left it (every VM loaded): what a one-VM update gives
- * nft and the kernel, without the agent. Run here, as the agent runs nft: no `ip netns exec`. Median of 5.
+ * One VM's chain (its rules as `render` prints them) and the map element that points at it, loaded
+ * into this namespace as the stopped daemon left it (every VM loaded) through a bare nft session (the
+ * agent's own way to run nft: `nft -i`, the transaction included from a file), without the agent:
+ * what a one-VM update costs nft and the kernel. And the same for the map element alone (a jump to
+ * a chain already loaded): the kernel checks the whole table for loops at any new jump, the part
+ * of an update that grows with the number of VMs. Medians of 9.
  */
-function floorOfOneChain(dir: string): number {
+async function floorsOfOneChain(dir: string): Promise<{ chain: number; jump: number }> {
   const rendered = readFileSync(join(dir, 'transaction.nft'), 'utf8').split('\n')
   const chain = /^add chain ip qubes (qf-vm-\S+)$/m.exec(rendered.join('\n'))?.[1]
   if (chain === undefined) throw new Error('no VM chain in the render')
-  const times: number[] = []
-  for (let i = 0; i < 5; i++) {
-    const fresh = `qf-bench-${i}`
-    const lines = rendered.filter((l) => l === `add chain ip qubes ${chain}` || l.startsWith(`add rule ip qubes ${chain} `)).map((l) => l.replace(chain, fresh))
-    lines.push(`add element ip qubes qf-vms-update { 10.200.0.${i + 1} : jump ${fresh} }`)
-    const file = join(dir, `chain-${i}.nft`)
-    writeFileSync(file, lines.join('\n') + '\n')
+  const session = new NftSession('nft')
+  const timedRun = async (script: string) => {
     const start = performance.now()
-    execFileSync('nft', ['-f', file])
-    times.push(performance.now() - start)
+    await session.run(script)
+    return performance.now() - start
   }
-  return median(times)
+  try {
+    // the session's nft starts at its first transaction: untimed
+    await session.run('add chain ip qubes qf-bench-warm')
+    const chainTimes: number[] = []
+    const jumpTimes: number[] = []
+    for (let i = 0; i < 9; i++) {
+      const fresh = `qf-bench-${i}`
+      const lines = rendered.filter((l) => l === `add chain ip qubes ${chain}` || l.startsWith(`add rule ip qubes ${chain} `)).map((l) => l.replace(chain, fresh))
+      chainTimes.push(await timedRun([...lines, `add element ip qubes qf-vms-update { 10.200.0.${i + 1} : jump ${fresh} }`].join('\n')))
+      jumpTimes.push(await timedRun(`add element ip qubes qf-vms-update { 10.200.1.${i + 1} : jump ${fresh} }`))
+    }
+    return { chain: median(chainTimes), jump: median(jumpTimes) }
+  } finally {
+    session.close()
+  }
 }
 
 async function measure(vms: number): Promise<Row> {
@@ -243,8 +257,8 @@ async function measure(vms: number): Promise<Row> {
     await daemon.stop()
     const stateBytes = sizeOf(join(dir, 'state'))
     const floor = floorOfFullLoad(dir, all)
-    const chainFloor = floorOfOneChain(dir)
-    return { vms, rules: floor.rules, full, floor: floor.ms, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, stateBytes, dom0Add }
+    const { chain: chainFloor, jump: jumpFloor } = await floorsOfOneChain(dir)
+    return { vms, rules: floor.rules, full, floor: floor.ms, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
   } finally {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -260,17 +274,19 @@ async function main(): Promise<void> {
   console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
   console.log('update: a one-VM update, sent and answered (parse, plan, nft, journal line synced), in ms:')
   console.log('  back to back (each pays the previous one\'s clean-up), and spaced by 300 ms (clean-up done in between)')
-  console.log('  chain floor: `nft -f` (a process, as the agent runs it) of one VM chain of the render plus its map element, into the loaded namespace')
+  console.log('  chain floor: one VM chain of the render plus its map element, into the loaded namespace through a bare nft session (`nft -i`,')
+  console.log('    the transaction included from a file, as the agent runs nft), no agent; of it, jump: the map element alone (the kernel\'s')
+  console.log('    loop check of the whole table at any new jump: the part that grows with the VMs)')
   console.log('state: bytes in the daemon\'s state directory after the updates')
   console.log('dom0 add: `qvm-firewall VM add ...` run as a process against a registry of that many VMs (at most 253: the last qid Qubes gives is 254), start to exit once the agent confirmed, median of 5')
   console.log('')
-  console.log('    VMs  nft rules  full load     floor  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor | state    | dom0 add')
+  console.log('    VMs  nft rules  full load     floor  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor  jump | state    | dom0 add')
   const ms = (v: number) => v.toFixed(1)
   for (const r of rows) {
     console.log(
       `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(7)} s  ${(r.floor / 1000).toFixed(2).padStart(6)} s  ${(r.full / r.floor).toFixed(2).padStart(4)}x |` +
         ` ${ms(r.backToBack.median).padStart(19)} ${ms(r.backToBack.min).padStart(4)} ${ms(r.backToBack.max).padStart(4)}  ${(r.backToBack.median / base.backToBack.median).toFixed(2).padStart(5)}x |` +
-        ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms | ${`${(r.stateBytes / 1024).toFixed(0)} KiB`.padEnd(8)} | ${r.dom0Add.toFixed(0)} ms`,
+        ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms ${ms(r.jumpFloor).padStart(5)} | ${`${(r.stateBytes / 1024).toFixed(0)} KiB`.padEnd(8)} | ${r.dom0Add.toFixed(0)} ms`,
     )
   }
   startupTimes()
