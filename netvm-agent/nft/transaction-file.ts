@@ -1,7 +1,7 @@
 // A transaction on its way to nft waits in a file of its own, in a directory only root can enter
 // (mkdtemp makes it 0700): nothing else can change it before nft reads it. Both are removed once
 // nft is done with them, whatever happened.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NftApplyError } from '../errors.js'
@@ -15,6 +15,8 @@ export async function withTransactionFile<T>(script: string, use: (file: string)
     writeFileSync(file, script.endsWith('\n') ? script : `${script}\n`, { mode: 0o600 })
     return await use(file)
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    // the file, then its directory: two calls (a recursive rm walks the tree, ~1 ms of each update)
+    rmSync(join(dir, 'transaction.nft'), { force: true })
+    rmdirSync(dir)
   }
 }
