@@ -152,9 +152,8 @@ function startBackground(agent: Agent, state: PersistedState, fx: AgentEffects, 
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
     if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
   })
-  // a chain rendered again by a refresh leaves the old one for the clean-up
+  // the refresh's own change went through `exclusive`, so afterChange (below) has run for it
   const refresher = new NameRefresher(agent, fx, exclusive, policy, log, (moved) => {
-    idle.quiet()
     void qubesDb?.namesMoved(moved).catch((err: Error) => log(`writing /dns/ failed: ${err.message}`))
   })
   return {

@@ -197,16 +197,13 @@ export class QubesDbSource {
       return
     }
     const handled = await this.handledCounts()
-    const dns = new DnsChanges()
+    const inForce = [...counts].filter(([ip, count]) => count > 0 && this.deps.resolutionOf(ip) !== undefined)
+    await this.namesMoved(inForce.map(([ip]) => ip))
     const raised: [string, string][] = []
-    for (const [ip, count] of counts) {
-      const resolution = this.deps.resolutionOf(ip)
-      if (resolution === undefined || count === 0) continue
-      this.dnsOf(ip, resolution, dns)
+    for (const [ip, count] of inForce) {
       handled.set(ip, (handled.get(ip) ?? 0) + count)
       raised.push([handledKey(ip), String(handled.get(ip))])
     }
-    await this.writeDns(dns)
     await this.deps.db.writeAll(raised)
   }
 
@@ -220,7 +217,10 @@ export class QubesDbSource {
     return (this.handled = counts)
   }
 
-  /** A refresh moved these VMs' names: /dns/<ip>/ says so (their handled counts stay: dom0 wrote nothing). */
+  /**
+   * These VMs' names may have moved (a refresh, or rules now in force): /dns/<ip>/ says what they
+   * stand for, in one command for all of them. A refresh leaves the handled counts: dom0 wrote nothing.
+   */
   async namesMoved(ips: readonly string[]): Promise<void> {
     const dns = new DnsChanges()
     for (const ip of ips) {
