@@ -2,7 +2,8 @@
 // is truncated, A and AAAA, CNAME chains followed, all names in parallel, every wait bounded.
 // Used by the agent and by dom0 alike.
 import { crypto, dgram, net } from '../builtins.js'
-import dnsPacket from 'dns-packet'
+import type DnsPacketModule from 'dns-packet'
+import type { Packet } from 'dns-packet'
 import { parseIPv4, parseIPv6 } from '../rule/values.js'
 
 /**
@@ -66,7 +67,7 @@ function minTtl(ttl: number | undefined, untrustedTtl: unknown): number {
 }
 
 /** How long a NODATA answer holds (RFC 2308 section 5): min(SOA TTL, SOA minimum), if it carries an SOA. */
-function negativeTtl(answer: dnsPacket.Packet): number | undefined {
+function negativeTtl(answer: Packet): number | undefined {
   let ttl: number | undefined
   for (const record of (answer.authorities ?? []) as Record[]) {
     if (record.type !== 'SOA') continue
@@ -77,7 +78,16 @@ function negativeTtl(answer: dnsPacket.Packet): number | undefined {
 
 class QueryError extends Error {}
 
-function buildQuery(name: string, type: 'A' | 'AAAA'): { id: number; packet: Buffer } {
+type DnsPacket = typeof DnsPacketModule
+let loadedDnsPacket: DnsPacket | undefined
+
+/** dns-packet, loaded at the first query: evaluating it is ~10 ms of every command's start otherwise. */
+async function dnsPacketModule(): Promise<DnsPacket> {
+  loadedDnsPacket ??= (await import('dns-packet')).default
+  return loadedDnsPacket
+}
+
+function buildQuery(dnsPacket: DnsPacket, name: string, type: 'A' | 'AAAA'): { id: number; packet: Buffer } {
   const id = crypto().randomInt(0, 65536)
   const packet = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }] })
   return { id, packet }
@@ -117,7 +127,7 @@ function queryUdp(server: string, port: number, query: Buffer, timeoutMs: number
   })
 }
 
-function queryTcp(server: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer> {
+function queryTcp(dnsPacket: DnsPacket, server: string, port: number, query: Buffer, timeoutMs: number): Promise<Buffer> {
   return withTimeout(timeoutMs, (done) => {
     const socket = net().connect({ host: server, port })
     let received = Buffer.alloc(0)
@@ -133,11 +143,12 @@ function queryTcp(server: string, port: number, query: Buffer, timeoutMs: number
 }
 
 /** Asks one server, falling back to TCP on truncation; checks the answer belongs to the question. */
-async function ask(server: string, port: number, name: string, type: 'A' | 'AAAA', timeoutMs: number): Promise<dnsPacket.Packet> {
-  const { id, packet } = buildQuery(name, type)
+async function ask(server: string, port: number, name: string, type: 'A' | 'AAAA', timeoutMs: number): Promise<Packet> {
+  const dnsPacket = await dnsPacketModule()
+  const { id, packet } = buildQuery(dnsPacket, name, type)
   let untrustedAnswer = dnsPacket.decode(await queryUdp(server, port, packet, timeoutMs))
   if ((untrustedAnswer.flags ?? 0) & dnsPacket.TRUNCATED_RESPONSE) {
-    untrustedAnswer = dnsPacket.decode(await queryTcp(server, port, packet, timeoutMs))
+    untrustedAnswer = dnsPacket.decode(await queryTcp(dnsPacket, server, port, packet, timeoutMs))
   }
   const question = untrustedAnswer.questions?.[0]
   if (untrustedAnswer.id !== id || question?.name.toLowerCase() !== name.toLowerCase() || question.type !== type) {
