@@ -1,6 +1,6 @@
 // The dom0 registry (qubes.xml): reading a real Qubes file, Qubes' defaults and validation, writing
 // back what we do not model, and read-modify-write under the lock.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { validateName } from '../common/qube-name.js'
@@ -444,6 +444,13 @@ t.test("qubes.xml's parse is remembered beside it, and only for the very same te
   // a qubes.xml that cannot be read stays an error, whatever the cache holds
   writeFileSync(join(dir, 'qubes.xml'), '<qubes><domains>')
   t.throws(() => loadRegistry(dir), StoreError)
+})
+
+t.test('the remembered parse is exactly as readable as qubes.xml', async (t) => {
+  const dir = tempQubesDir(t, FIXTURE)
+  chmodSync(join(dir, 'qubes.xml'), 0o640)
+  loadRegistry(dir)
+  t.equal(statSync(join(dir, '.qubes.xml.parsed.json')).mode & 0o777, 0o640 & ~process.umask())
 })
 
 t.test('a cache that cannot be written is no cache, never an error', async (t) => {

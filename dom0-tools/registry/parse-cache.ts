@@ -4,7 +4,7 @@
 // text equals qubes.xml's, byte for byte, and it was written by this version of the tools: an edit
 // by anyone, a half-written or foreign cache, or an upgrade all mean a fresh parse. A cache that
 // cannot be read or written is no cache, never an error: qubes.xml alone is the registry.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { packageVersion } from '../../common/cli/version.js'
 import type { XmlNode } from '../store/xml.js'
@@ -34,8 +34,10 @@ function remember(file: string, text: string, document: XmlNode[]): void {
   const cacheFile = join(dirname(file), CACHE_NAME)
   const temp = `${cacheFile}.${process.pid}.tmp`
   try {
-    // no fsync: a cache lost or cut short by a crash is only a miss
-    writeFileSync(temp, JSON.stringify({ format: formatOfThisVersion(), text, document } satisfies Cache), { mode: 0o644 })
+    // exactly as readable as qubes.xml itself (it holds the same text); no fsync: a cache lost or cut
+    // short by a crash is only a miss
+    rmSync(temp, { force: true })
+    writeFileSync(temp, JSON.stringify({ format: formatOfThisVersion(), text, document } satisfies Cache), { mode: statSync(file).mode & 0o666, flag: 'wx' })
     renameSync(temp, cacheFile)
   } catch {
     rmSync(temp, { force: true })
