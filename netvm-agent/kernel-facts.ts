@@ -54,12 +54,14 @@ export async function readKernelFacts(listNft: ListNft): Promise<KernelFacts> {
   const read = async (family: NftFamily): Promise<FamilyFacts> => {
     const forward = await chainState(listNft, family, 'custom-forward')
     if (forward === 'missing-table') return FRESH_NAMESPACE[family]
-    return {
-      forward,
-      dnat: await chainState(listNft, family, 'custom-dnat'),
-      vmChains: await vmObjects(listNft, family, 'chain'),
-      vmSets: await vmObjects(listNft, family, 'set'),
-    }
+    // read-only listings, each its own nft: side by side, not one after another
+    const [dnat, vmChains, vmSets] = await Promise.all([
+      chainState(listNft, family, 'custom-dnat'),
+      vmObjects(listNft, family, 'chain'),
+      vmObjects(listNft, family, 'set'),
+    ])
+    return { forward, dnat, vmChains, vmSets }
   }
-  return { ip: await read('ip'), ip6: await read('ip6') }
+  const [ip, ip6] = await Promise.all([read('ip'), read('ip6')])
+  return { ip, ip6 }
 }
