@@ -19,6 +19,7 @@ const SAFE_OPTIONS = {
 // made at first use: a command that reads no XML (--help) does not load the library
 let parsers: { tree: InstanceType<typeof XMLParser>; ordered: InstanceType<typeof XMLParser>; builder: InstanceType<typeof XMLBuilder> } | undefined
 // qubes.xml is written back with what we do not model, so in document order, comments included
+// (registry/parse-cache.ts keeps documents of this form: a change here bumps its FORMAT)
 const ORDERED_OPTIONS = { ...SAFE_OPTIONS, preserveOrder: true, trimValues: true, commentPropName: '#comment' } as const
 
 function xml(): NonNullable<typeof parsers> {
