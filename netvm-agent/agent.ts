@@ -26,7 +26,6 @@ export interface AgentEffects {
   now: () => EpochSeconds
 }
 
-
 export type { CachedResolutions }
 
 /** What a refresh brings to an incremental plan: the names' resolutions, and element changes to load first. */
@@ -34,9 +33,6 @@ interface RefreshChange {
   readonly resolutions: Map<string, Map<Hostname, Resolution>>
   readonly before: readonly Command[]
 }
-
-
-
 
 export class Agent {
   private vms = new Map<string, LoadedVm>()
@@ -183,9 +179,9 @@ export class Agent {
     return new Set<Family>([...(push.connectedIps4 ? [4 as const] : []), ...(push.connectedIps6 ? [6 as const] : [])])
   }
 
-  /** Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted. */
   /**
-   * Everything from scratch. A restart's `cached` answers are used without asking DNS; the names of
+   * Everything from scratch: skeleton, both maps, every VM in a fresh chain, all old chains deleted.
+   * A restart's `cached` answers are used without asking DNS; the names of
    * `carried` VMs keep their states (what they stand for, graces, failures) through the re-render.
    */
   private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, known: { cached?: CachedResolutions; carried?: ReadonlyMap<string, LoadedVm> } = {}): Promise<ApplyResult> {
