@@ -34,12 +34,14 @@ function readRegistryText(qubesDir: string, { create = false }: RegistryOptions)
   throw new StoreError(file, 'no such file (check --qubes-dir or QUBES_DIR; qvm-create makes the first VM)')
 }
 
-/** The registry as qubes.xml says, its parse remembered beside it (parse-cache.ts). */
-export function loadRegistry(qubesDir: string, options: RegistryOptions = {}): Registry {
-  const file = qubesXmlPath(qubesDir)
-  const text = readRegistryText(qubesDir, options)
+/** qubes.xml's text (undefined: none yet) as a registry, its parse remembered beside it (parse-cache.ts). */
+function registryOf(file: string, text: string | undefined): Registry {
   if (text === undefined) return parseRegistry(file, undefined)
   return new Registry(file, qubesXmlOf(file, parsedQubesXml(file, text, (untrusted) => orderedQubesXml(file, untrusted))))
+}
+
+export function loadRegistry(qubesDir: string, options: RegistryOptions = {}): Registry {
+  return registryOf(qubesXmlPath(qubesDir), readRegistryText(qubesDir, options))
 }
 
 /**
@@ -52,7 +54,7 @@ export async function modifyRegistry<T>(qubesDir: string, change: (registry: Reg
   return withLock(join(qubesDir, '.qubes.xml.lock'), () => {
     const file = qubesXmlPath(qubesDir)
     const before = readRegistryText(qubesDir, options)
-    const registry = parseRegistry(file, before)
+    const registry = registryOf(file, before)
     const result = change(registry)
     const after = registry.serialise()
     if (after !== before) atomicWriteFile(file, after)
