@@ -13,7 +13,7 @@ import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
 import { Registry } from '../dom0-tools/registry/registry.js'
 import { NftSession } from '../netvm-agent/nft/session.js'
 import { benchDropLog } from './bench-droplog.js'
-import { timed } from './bench-lab.js'
+import { AGENT, median, timed } from './bench-lab.js'
 import { benchNames } from './bench-names.js'
 
 const SIZES = (process.env['BENCH_VMS'] ?? '10,100,500,1000').split(',').map(Number)
@@ -21,7 +21,6 @@ const RULES = Number(process.env['BENCH_RULES'] ?? 50)
 const UPDATES = Number(process.env['BENCH_UPDATES'] ?? 20)
 /** Spaced updates wait this long after each answer: past the daemon's idle clean-up (100 ms). */
 const SPACING_MS = 300
-const AGENT = fileURLToPath(new URL('../netvm-agent/bin/qubes-firewall-agent.js', import.meta.url))
 const QVM_FIREWALL = fileURLToPath(new URL('../dom0-tools/bin/qvm-firewall.js', import.meta.url))
 
 function vmIp(i: number): string {
@@ -47,11 +46,6 @@ function vmEntries(i: number, rules: number, variant = 0): Record<string, string
     entries[`/qubes-firewall/${ip}/${String(r).padStart(4, '0')}`] = rule as string
   }
   return entries
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN
 }
 
 function stats(values: number[]): Stats {
