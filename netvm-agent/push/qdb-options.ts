@@ -6,9 +6,13 @@ import { shown } from '../../common/untrusted-text.js'
 export function qdbOptions(untrustedValue: string, allowed: ReadonlySet<string>): Map<string, string> {
   const options = new Map<string, string>()
   for (const untrustedElement of untrustedValue.split(' ')) {
-    const parts = untrustedElement.split('=')
-    const [key = '', value = ''] = parts
-    if (parts.length !== 2) throw new RuleParseError(`malformed element '${shown(untrustedElement)}' (expected key=value)`)
+    // (indexOf, not split: a push holds tens of thousands of elements)
+    const equals = untrustedElement.indexOf('=')
+    if (equals < 0 || untrustedElement.includes('=', equals + 1)) {
+      throw new RuleParseError(`malformed element '${shown(untrustedElement)}' (expected key=value)`)
+    }
+    const key = untrustedElement.slice(0, equals)
+    const value = untrustedElement.slice(equals + 1)
     if (!allowed.has(key)) throw new RuleParseError(`unsupported option '${shown(key)}'`)
     if (options.has(key)) throw new RuleParseError(`option '${key}' given twice`)
     if (value === '') throw new RuleParseError(`empty value for '${key}'`)

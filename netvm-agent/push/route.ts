@@ -62,11 +62,12 @@ function route(routed: RoutedPush, vmFor: (untrustedIp: string) => RawVm | undef
   } else if (untrustedKey === CONNECTED_IPS6) {
     routed.connectedIps6 = parseAddressList(untrustedKey, untrustedValue, 6) as ipaddr.IPv6[]
   } else if (untrustedKey.startsWith(FIREWALL)) {
-    const [untrustedIp = '', ...rest] = untrustedKey.slice(FIREWALL.length).split('/')
-    const raw = vmFor(untrustedIp)
-    if (!raw || rest.length > 1) routed.ignored.push(untrustedKey)
-    else if (rest.length === 0) raw.marker = true
-    else raw.keys.set(rest[0] ?? '', untrustedValue)
+    // /qubes-firewall/<ip> or /qubes-firewall/<ip>/<key> (indexOf, not split: every rule has a key)
+    const slash = untrustedKey.indexOf('/', FIREWALL.length)
+    const raw = vmFor(slash < 0 ? untrustedKey.slice(FIREWALL.length) : untrustedKey.slice(FIREWALL.length, slash))
+    if (!raw || (slash >= 0 && untrustedKey.includes('/', slash + 1))) routed.ignored.push(untrustedKey)
+    else if (slash < 0) raw.marker = true
+    else raw.keys.set(untrustedKey.slice(slash + 1), untrustedValue)
   } else if (untrustedKey === FORWARD) {
     routed.forwardsPresent = true
   } else if (untrustedKey.startsWith(`${FORWARD}/`)) {

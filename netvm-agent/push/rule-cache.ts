@@ -3,13 +3,18 @@ import { RuleParseError } from '../../common/errors.js'
 import type { Family, FwRule } from './model.js'
 import { parseQdbRule } from './rule.js'
 
-/** Each (family, string) parsed once per push: the rule without its number, or why it failed. */
-export type RuleCache = Map<string, Omit<FwRule, 'number'> | RuleParseError>
+/**
+ * Each string parsed once per push and family: the rule without its number, or why it failed.
+ * (A map per family: a key made of family and string would be a new string to hash per rule.)
+ */
+export type RuleCache = Record<Family, Map<string, Omit<FwRule, 'number'> | RuleParseError>>
+
+export const newRuleCache = (): RuleCache => ({ 4: new Map(), 6: new Map() })
 
 /** parseQdbRule() through `cache`: the same rule, or a fresh error with the same message. */
 export function parseCachedRule(cache: RuleCache, number: number, untrustedRule: string, family: Family): FwRule {
-  const key = `${family}${untrustedRule}`
-  let parsed = cache.get(key)
+  const ofFamily = cache[family]
+  let parsed = ofFamily.get(untrustedRule)
   if (parsed === undefined) {
     try {
       parsed = parseQdbRule(0, untrustedRule, family)
@@ -17,7 +22,7 @@ export function parseCachedRule(cache: RuleCache, number: number, untrustedRule:
       if (!(err instanceof RuleParseError)) throw err
       parsed = err
     }
-    cache.set(key, parsed)
+    ofFamily.set(untrustedRule, parsed)
   }
   if (parsed instanceof RuleParseError) throw new RuleParseError(parsed.message)
   return { ...parsed, number }

@@ -6,7 +6,7 @@ import { shown } from '../../common/untrusted-text.js'
 import { LIMITS } from './limits.js'
 import type { Family, FwRule, VmEntry, VmRules } from './model.js'
 import { parseResolved } from './resolution.js'
-import { parseCachedRule, type RuleCache } from './rule-cache.js'
+import { newRuleCache, parseCachedRule, type RuleCache } from './rule-cache.js'
 
 /** One VM's entries as pushed, not parsed yet: its keys below /qubes-firewall/<ip>/ and its resolved names. */
 export interface RawVm {
@@ -45,7 +45,7 @@ function parseVm(raw: RawVm, cache: RuleCache): VmEntry {
 export function parseVms(raws: Iterable<RawVm>): { vms: Map<string, VmEntry>; ignored: string[] } {
   const vms = new Map<string, VmEntry>()
   const ignored: string[] = []
-  const cache: RuleCache = new Map()
+  const cache = newRuleCache()
   for (const raw of raws) {
     // as in Qubes, a VM's rules count only once its empty /qubes-firewall/<ip> key says they are complete
     if (!raw.marker) {
