@@ -12,9 +12,18 @@ export interface CommandResult {
   readonly failure?: string
 }
 
-export function runCommand(file: string, args: readonly string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
+/** `signal`: aborting it kills the program (SIGKILL: it gets no chance to finish what it started). */
+export function runCommand(
+  file: string,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; signal?: AbortSignal } = {},
+): Promise<CommandResult> {
   return new Promise((resolve) => {
-    const child = childProcess().spawn(file, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(options.env && { env: options.env }) })
+    const child = childProcess().spawn(file, args, {
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(options.env && { env: options.env }),
+      ...(options.signal && { signal: options.signal, killSignal: 'SIGKILL' }),
+    })
     let stdout = ''
     let stderr = ''
     let failure: string | undefined
@@ -24,7 +33,7 @@ export function runCommand(file: string, args: readonly string[], options: { inp
     }, options.timeoutMs)
     child.stdout?.on('data', (chunk) => (stdout += chunk))
     child.stderr?.on('data', (chunk) => (stderr += chunk))
-    child.on('error', (err: NodeJS.ErrnoException) => (failure ??= `cannot run ${file}: ${err.code ?? err.message}`))
+    child.on('error', (err: NodeJS.ErrnoException) => (failure ??= err.name === 'AbortError' ? 'killed: aborted' : `cannot run ${file}: ${err.code ?? err.message}`))
     child.on('close', (code, signal) => {
       clearTimeout(timer)
       if (failure === undefined && code !== 0) failure = signal !== null ? `killed by ${signal}` : `exit code ${code}`

@@ -9,7 +9,8 @@ import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from './kernel-fac
 import type { Command } from './nft/model.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
-import { chainNamer, familyOf, keepNames, planFull, planGarbage, planIncremental, setNames, type Connected, type LoadedVm, type PlanInput } from './plan.js'
+import { transactionText, type Transaction } from './nft/transaction.js'
+import { chainNamer, familyOf, keepNames, planFull, type FullPlan, planGarbage, planIncremental, setNames, type Connected, type LoadedVm, type PlanInput } from './plan.js'
 import { applyResult, type ApplyResult, type Failure } from './report.js'
 import type { Family, ForwardRule, Push, VmEntry } from './push/model.js'
 import { inForce, inForceOf, type RefreshPolicy } from './names/name-state.js'
@@ -19,7 +20,8 @@ import { cachedLookup, resolvePushNames, type CachedResolutions } from './names/
 export type { ApplyResult, Failure, LoadedVm }
 
 export interface AgentEffects {
-  runNft: (transaction: string) => Promise<void>
+  /** Loads a transaction, all or nothing; a streamed one's parts are read to their end. */
+  runNft: (transaction: Transaction) => Promise<void>
   listNft: (args: readonly string[]) => Promise<unknown>
   resolve: (names: readonly string[], nameservers: Nameservers) => Promise<Map<string, Resolution>>
   nameservers: () => Nameservers
@@ -76,7 +78,7 @@ export class Agent {
     const resolutions = await resolvePushNames(push, this.fx)
     const connected = this.connectedOf(push)
     const plan = planFull(push.vms, { connected, forwards: push.forwards ?? [] }, FRESH_NAMESPACE, this.planInput(resolutions))
-    return serialise(plan.commands)
+    return transactionText(streamed(plan))
   }
 
   /** Only the VMs in the push (and /connected-ips* when present) change. */
@@ -199,12 +201,14 @@ export class Agent {
     const plan = planFull(push.vms, { connected: this.connected, forwards: this.forwards }, facts, input)
     const removed = [...this.vms.keys()].filter((ip) => !push.vms.has(ip))
     try {
-      await this.load(plan.commands)
+      await this.fx.runNft(streamed(plan))
     } catch (err) {
       this.connected = previous.connected
       this.forwards = previous.forwards
       return this.refused(err, push, (blocked) => this.full(blocked, reported))
     }
+    // loading reads the whole transaction, rendering every VM's chain on the way
+    if (plan.vms.size !== push.vms.size) throw new Error('nft was not given the whole transaction')
     this.vms = plan.vms
     for (const [ip, states] of carried) {
       const vm = this.vms.get(ip)
@@ -268,4 +272,14 @@ export class Agent {
     this.lastError = result.failed.length > 0 ? result.failed.map((f) => `${f.vm}: ${f.error}`).join('; ') : null
     return result
   }
+}
+
+/** A full plan as nft reads it, each VM's chain serialised as it is rendered. */
+function streamed(plan: FullPlan): Transaction {
+  function* parts(): Generator<string> {
+    yield serialise(plan.prologue)
+    for (const commands of plan.vmChains) yield serialise(commands)
+    yield serialise(plan.switchover)
+  }
+  return { parts: parts(), last: serialise(plan.dispatch) }
 }

@@ -20,13 +20,19 @@ export class NftApplyError extends Error {
 
 /**
  * What nft said when it refused a transaction, whichever way it was given it (a file, the session's
- * include): its first three lines of text (the caret lines under an echoed command carry nothing), at
- * most 500 characters.
+ * include, a stream): its first three lines of text (the caret lines under an echoed command carry
+ * nothing), at most 500 characters. `quote`: a line of the transaction, for a complaint that names
+ * its line without echoing it (nft cannot read a streamed transaction a second time).
  */
-export function nftRefused(output: string): NftApplyError {
+export function nftRefused(output: string, quote?: (line: number) => string | undefined): NftApplyError {
   const lines = output
     .split('\n')
     .filter((line) => line.trim() !== '' && !/^\s*\^+\s*$/.test(line) && !line.startsWith('In file included from '))
+    .flatMap((line, i, all) => {
+      const at = quote && /^\/\S+:(\d+):\d+(-\d+)?: /.exec(line)
+      const quoted = at ? quote(Number(at[1])) : undefined
+      return quoted === undefined || all[i + 1] === quoted ? [line] : [line, quoted]
+    })
     // where nft read it (a temporary file, gone by now) says nothing: the command itself follows
     .map((line) => line.replace(/^\/\S+:\d+:\d+(-\d+)?: /, ''))
   return new NftApplyError(`nft refused the transaction: ${lines.slice(0, 3).join(' | ').slice(0, 500)}`)

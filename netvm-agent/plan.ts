@@ -12,9 +12,9 @@ import { baseTable } from './nft/base.js'
 import type { Command, NftFamily } from './nft/model.js'
 import { customDnatChain, dnatJump, renderForwards } from './nft/forwards.js'
 import { VM_MAP, VM_OVERLAY_MAP, nftFamily } from './nft/names.js'
-import { deleteChain, deleteNameSet, mapElement, renderVmChain, vmChainName, type RenderContext, type RenderedChain } from './nft/render.js'
+import { deleteChain, deleteNameSet, mapElement, mapElements, renderVmChain, vmChainName, type RenderContext, type RenderedChain } from './nft/render.js'
 import { inForceOf, stateFromApply, type NameState } from './names/name-state.js'
-import { dispatchJump, renderConnectedSet, renderOwnedSkeleton } from './nft/skeleton.js'
+import { dispatchChainsRefilled, dispatchJump, ownedObjects, renderConnectedSet, vmMapsEmptied } from './nft/skeleton.js'
 import type { Family, ForwardRule, Resolution, VmEntry } from './push/model.js'
 
 export interface LoadedVm {
@@ -75,41 +75,82 @@ export function familyOf(entry: VmEntry): Family {
   return entry.ok ? entry.vm.family : entry.failure.family
 }
 
-/** Our part of one family: the base table where missing, our skeleton, the jumps, the forwards, old VM chains gone. */
-function planFamily(family: NftFamily, facts: KernelFacts, connected: Connected, forwards: readonly ForwardRule[]): Command[] {
-  const fam: Family = family === 'ip' ? 4 : 6
-  const { forward, vmChains } = facts[family]
-  // a base table made here comes with custom-dnat (Qubes 4.2's); one without it (older) gets one
-  const dnat = forward === 'missing-table' ? 'missing-jump' : facts[family].dnat
+/** Created where absent, nothing emptied: the base table (when missing), our chains, maps and sets. */
+function prologueOf(family: NftFamily, facts: KernelFacts): Command[] {
+  const { forward, dnat } = facts[family]
   return [
     ...(forward === 'missing-table' ? baseTable(family) : []),
-    ...renderOwnedSkeleton(family, connected[fam]),
-    ...(forward !== 'present' ? [{ insert: { rule: dispatchJump(family) } }] : []),
-    ...(dnat === 'missing-table' ? [{ add: { chain: customDnatChain(family) } }] : []),
-    ...(dnat !== 'present' ? [{ insert: { rule: dnatJump(family) } }] : []),
-    ...renderForwards(family, forwards),
-    ...vmChains.map((name) => deleteChain(fam, name)),
+    ...ownedObjects(family),
+    // a base table made here comes with custom-dnat (Qubes 4.2's); one without it (older) gets one
+    ...(forward !== 'missing-table' && dnat === 'missing-table' ? [{ add: { chain: customDnatChain(family) } }] : []),
+  ]
+}
+
+/** The maps pointed at the new chains, /connected-ips, the forwards, the old chains deleted. */
+function switchoverOf(family: NftFamily, facts: KernelFacts, state: FullState, elements: readonly [string, string][]): Command[] {
+  const fam: Family = family === 'ip' ? 4 : 6
+  const connected = state.connected[fam]
+  return [
+    ...vmMapsEmptied(family),
+    ...(elements.length > 0 ? [mapElements(fam, VM_MAP, elements)] : []),
+    ...(connected === undefined ? [] : renderConnectedSet(family, connected)),
+    ...renderForwards(family, state.forwards),
+    ...(facts[family].dnat !== 'present' ? [{ insert: { rule: dnatJump(family) } }] : []),
+    ...facts[family].vmChains.map((name) => deleteChain(fam, name)),
     ...facts[family].vmSets.map((name) => deleteNameSet(fam, name)),
   ]
 }
 
+/** The chains all VM traffic passes first, refilled, and our jump to them where missing. */
+function dispatchOf(family: NftFamily, facts: KernelFacts, state: FullState): Command[] {
+  return [
+    ...dispatchChainsRefilled(family, state.connected[family === 'ip' ? 4 : 6]),
+    ...(facts[family].forward !== 'present' ? [{ insert: { rule: dispatchJump(family) } }] : []),
+  ]
+}
+
+interface FullState {
+  readonly connected: Connected
+  readonly forwards: readonly ForwardRule[]
+}
+
+/**
+ * A full load, in the order nft/stream.ts streams it: cut short anywhere, what nft read leaves no VM
+ * more open than before. First what only adds (nothing refers to it yet), then each VM's fresh
+ * chain, then the switch-over (a VM not in its map yet is rejected), and last the dispatch chains.
+ */
+export interface FullPlan {
+  readonly prologue: Command[]
+  /** Each VM's chain and sets, rendered as they are iterated (and each VM into `vms`). */
+  readonly vmChains: Iterable<Command[]>
+  readonly switchover: Command[]
+  readonly dispatch: Command[]
+  /** The VMs as they will be loaded once the commands are in: complete once vmChains has been iterated. */
+  readonly vms: Map<string, LoadedVm>
+}
+
 /** Everything from scratch: skeleton, both maps, every VM of `vms` in a fresh chain, all old chains deleted. */
-export function planFull(
-  vms: ReadonlyMap<string, VmEntry>,
-  state: { connected: Connected; forwards: readonly ForwardRule[] },
-  facts: KernelFacts,
-  input: PlanInput,
-): Plan {
-  const commands = FAMILIES.flatMap((family) => planFamily(family, facts, state.connected, state.forwards))
+export function planFull(vms: ReadonlyMap<string, VmEntry>, state: FullState, facts: KernelFacts, input: PlanInput): FullPlan {
   const taken = new Set([...facts.ip.vmChains, ...facts.ip6.vmChains])
-  const next = new Map<string, LoadedVm>()
-  for (const [ip, entry] of vms) {
-    const chain = input.nextChain(ip, taken)
-    const rendered = renderVmChain(entry, input.ctx, chain)
-    commands.push(...rendered.commands, mapElement('add', familyOf(entry), VM_MAP, ip, chain))
-    next.set(ip, loadedVm(entry, input.resolutions.get(ip) ?? new Map(), rendered, chain, input.ctx.now))
+  const chains = [...vms].map(([ip, entry]) => ({ ip, entry, chain: input.nextChain(ip, taken) }))
+  const loaded = new Map<string, LoadedVm>()
+  // each iteration renders again (the same chains: the names are chosen above), so it can be repeated
+  function* vmChains(): Generator<Command[]> {
+    for (const { ip, entry, chain } of chains) {
+      const rendered = renderVmChain(entry, input.ctx, chain)
+      loaded.set(ip, loadedVm(entry, input.resolutions.get(ip) ?? new Map(), rendered, chain, input.ctx.now))
+      yield rendered.commands
+    }
   }
-  return { commands, vms: next }
+  const elementsOf = (family: NftFamily) =>
+    chains.filter((c) => nftFamily(familyOf(c.entry)) === family).map((c): [string, string] => [c.ip, c.chain])
+  return {
+    prologue: FAMILIES.flatMap((family) => prologueOf(family, facts)),
+    vmChains: { [Symbol.iterator]: vmChains },
+    switchover: FAMILIES.flatMap((family) => switchoverOf(family, facts, state, elementsOf(family))),
+    dispatch: FAMILIES.flatMap((family) => dispatchOf(family, facts, state)),
+    vms: loaded,
+  }
 }
 
 /** Only the pushed VMs (fresh chains behind the overlay map) and the removed ones change; `vms` holds just those changes. */

@@ -138,6 +138,18 @@ function floorOfFullLoad(dir: string, push: Record<string, string>): { ms: numbe
   return { ms, rules: (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length }
 }
 
+/** `qubes-firewall-agent apply` as a process, from its start to its exit, into the empty floor namespace: a cold full load. */
+function coldApply(dir: string): number {
+  const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
+  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
+  const start = performance.now()
+  execFileSync('ip', ['netns', 'exec', floorNs, process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
+    input: readFileSync(join(dir, 'push.json')),
+    stdio: ['pipe', 'ignore', 'inherit'],
+  })
+  return performance.now() - start
+}
+
 /**
  * dom0's registry for this size: sys-firewall, whose agent is the daemon's socket, and one AppVM a
  * loaded VM (qids 2.., so the same addresses), with no firewall.xml (Qubes' default, accept all).
@@ -171,6 +183,7 @@ interface Row {
   rules: number
   full: number
   floor: number
+  apply: number
   backToBack: Stats
   spaced: Stats
   chainFloor: number
@@ -251,8 +264,9 @@ async function measure(vms: number): Promise<Row> {
     await daemon.stop()
     const stateBytes = sizeOf(join(dir, 'state'))
     const floor = floorOfFullLoad(dir, all)
+    const apply = coldApply(dir)
     const { chain: chainFloor, jump: jumpFloor } = await floorsOfOneChain(dir)
-    return { vms, rules: floor.rules, full, floor: floor.ms, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
+    return { vms, rules: floor.rules, full, floor: floor.ms, apply, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
   } finally {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -266,6 +280,7 @@ async function main(): Promise<void> {
   console.log(`qubes-firewall bench, through the daemon's socket (${RULES} rules a VM, ${UPDATES} updates back to back, one run)`)
   console.log('full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced);')
   console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
+  console.log('  cold apply: `qubes-firewall-agent apply` of the same push as a process (node\'s start, parse, render streamed into nft), into an empty namespace')
   console.log('update: a one-VM update, sent and answered (parse, plan, nft, journal line synced), in ms:')
   console.log('  back to back (each pays the previous one\'s clean-up), and spaced by 300 ms (clean-up done in between)')
   console.log('  chain floor: one VM chain of the render plus its map element, into the loaded namespace through a bare nft session (`nft -i`,')
@@ -275,12 +290,13 @@ async function main(): Promise<void> {
   console.log('state: bytes in the daemon\'s state directory after the updates')
   console.log('dom0 add: `qvm-firewall VM add ...` run as a process against a registry of that many VMs (at most 253: the last qid Qubes gives is 254), start to exit once the agent confirmed, median of 5')
   console.log('')
-  console.log('    VMs  nft rules  full load     floor  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor  jump | agent  vs 1st | state    | dom0 add')
+  console.log('    VMs  nft rules  full load     floor  ratio | cold apply  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor  jump | agent  vs 1st | state    | dom0 add')
   const ms = (v: number) => v.toFixed(1)
   const agentShare = (r: Row) => r.backToBack.median - r.chainFloor
   for (const r of rows) {
     console.log(
       `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(7)} s  ${(r.floor / 1000).toFixed(2).padStart(6)} s  ${(r.full / r.floor).toFixed(2).padStart(4)}x |` +
+        ` ${(r.apply / 1000).toFixed(2).padStart(8)} s ${(r.apply / r.floor).toFixed(2).padStart(5)}x |` +
         ` ${ms(r.backToBack.median).padStart(19)} ${ms(r.backToBack.min).padStart(4)} ${ms(r.backToBack.max).padStart(4)}  ${(r.backToBack.median / base.backToBack.median).toFixed(2).padStart(5)}x |` +
         ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms ${ms(r.jumpFloor).padStart(5)} | ${ms(agentShare(r)).padStart(5)} ${(agentShare(r) / agentShare(base)).toFixed(2).padStart(5)}x | ${`${(r.stateBytes / 1024).toFixed(0)} KiB`.padEnd(8)} | ${r.dom0Add.toFixed(0)} ms`,
     )

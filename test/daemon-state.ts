@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { dueAt, DEFAULT_REFRESH } from '../netvm-agent/names/name-state.js'
 import { PersistedState, type Entries } from '../netvm-agent/daemon/state.js'
+import { transactionText, type Transaction } from '../netvm-agent/nft/transaction.js'
 
 const vm = (ip: string, rule: string): Entries => ({ [`/qubes-firewall/${ip}`]: '', [`/qubes-firewall/${ip}/policy`]: 'drop', [`/qubes-firewall/${ip}/0000`]: rule })
 const none = () => undefined
@@ -100,7 +101,7 @@ t.test('a restart takes the agent\'s own answers from the state without DNS, and
   const asked: string[][] = []
   let answer = '192.0.2.10'
   const fx = {
-    runNft: async () => {},
+    runNft: async (transaction: Transaction) => void transactionText(transaction),
     listNft: async () => undefined,
     resolve: async (names: readonly string[]) => (asked.push([...names]), new Map(names.map((n) => [n, { addresses: [answer] }]))),
     nameservers: () => ({ 4: ['192.0.2.53'], 6: [] }),

@@ -13,6 +13,7 @@ import { PushError } from '../netvm-agent/errors.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 import type { Push, VmEntry } from '../netvm-agent/push/model.js'
 import { handleRequest, PersistedState, restoredPush } from '../netvm-agent/serve.js'
+import { transactionText } from '../netvm-agent/nft/transaction.js'
 
 const SEED = process.env['FUZZ_SEED'] !== undefined ? Number(process.env['FUZZ_SEED']) >>> 0 : 0x5eed_f022
 const ONLY_CASE = process.env['FUZZ_CASE'] !== undefined ? Number(process.env['FUZZ_CASE']) : undefined
@@ -399,7 +400,7 @@ function garbage(r: Rng): { push: unknown; note: string } {
 function fakeEffects(): { fx: AgentEffects; loaded: string[] } {
   const loaded: string[] = []
   const fx: AgentEffects = {
-    runNft: async (script) => void loaded.push(script),
+    runNft: async (transaction) => void loaded.push(transactionText(transaction)),
     listNft: async () => undefined,
     resolve: async (names) => new Map(names.map((name) => [name, { error: 'fuzz: no DNS here' }])),
     nameservers: () => ({ 4: ['192.0.2.53'], 6: [] }),
@@ -572,7 +573,14 @@ function touchesB(line: Line): boolean {
 }
 
 /** A command as text, its VM chains' generations blanked: generations differ from agent to agent. */
-const sansGeneration = (line: Line) => line.text.replace(/\b(qf-vm-[0-9a-f-]+)-g[0-9a-z]+\b/g, '$1-g*')
+const sansGeneration = (text: string) => text.replace(/\b(qf-vm-[0-9a-f-]+)-g[0-9a-z]+\b/g, '$1-g*')
+
+/** A line as far as it concerns B: of a dispatch map's elements (a full load adds all VMs' in one line), B's alone. */
+function asForB(line: Line): string {
+  if (line.object !== 'element') return line.text
+  const mine = elementsOf(line).filter(([ip]) => ip === B).map(([ip, target]) => `${ip} : goto ${target}`)
+  return `${line.verb} element ${line.family} qubes ${line.name} { ${mine.join(', ')} }`
+}
 
 interface Checked {
   problems: string[]
@@ -594,7 +602,7 @@ function checkTransactions(loaded: readonly string[], fresh = true): Checked {
     lines.push(line)
   })
   problems.push(...bindingProblems(lines, fresh))
-  return { problems, bCommands: lines.filter(touchesB).map(sansGeneration) }
+  return { problems, bCommands: lines.filter(touchesB).map((line) => sansGeneration(asForB(line))) }
 }
 
 const withoutB = (pairs: readonly Pair[]) => pairs.filter(([key]) => splitKey(key)?.ip !== B)

@@ -9,6 +9,7 @@ import { nameSetName, vmChainName } from '../netvm-agent/nft/render.js'
 import { serialise } from '../netvm-agent/nft/serialise.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 import type { Resolution } from '../netvm-agent/push/model.js'
+import { transactionText } from '../netvm-agent/nft/transaction.js'
 
 const T0 = 1_800_000_000
 /** Seconds after T0, as the clock counts them. */
@@ -174,7 +175,7 @@ function fakeAgent(dns: Record<string, Resolution>) {
   const scripts: string[] = []
   const asked: string[] = []
   const fx: AgentEffects = {
-    runNft: async (script) => void scripts.push(script),
+    runNft: async (transaction) => void scripts.push(transactionText(transaction)),
     listNft: async () => undefined,
     resolve: async (wanted) => (asked.push(...wanted), new Map(wanted.map((n) => [n, dns[n] ?? fail('NXDOMAIN')]))),
     nameservers: () => ({ 4: ['10.139.1.1'], 6: [] }),

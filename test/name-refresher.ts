@@ -12,6 +12,7 @@ import { NftApplyError } from '../netvm-agent/errors.js'
 import type { RefreshPolicy } from '../netvm-agent/names/name-state.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 import type { Resolution } from '../netvm-agent/push/model.js'
+import { transactionText } from '../netvm-agent/nft/transaction.js'
 
 const T0 = 1_800_000_000
 const POLICY: RefreshPolicy = { minTtl: 30, maxTtl: 3600, graceFloor: 60 }
@@ -54,7 +55,8 @@ function setup(opts: { nameservers?: string[]; refuse?: (script: string) => bool
   const scripts: string[] = []
   const dns = new Dns()
   const fx: AgentEffects = {
-    runNft: async (script) => {
+    runNft: async (transaction) => {
+      const script = transactionText(transaction)
       if (opts.refuse?.(script)) throw new NftApplyError('Error: Could not process rule: No such file or directory')
       if (opts.broken?.()) throw new Error('ENOSPC: no space left on device')
       scripts.push(script)

@@ -11,6 +11,7 @@ import { Agent, type AgentEffects } from '../netvm-agent/agent.js'
 import type { Command, RuleObj, Selector, Statement, Value } from '../netvm-agent/nft/model.js'
 import { serialise } from '../netvm-agent/nft/serialise.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
+import { transactionText } from '../netvm-agent/nft/transaction.js'
 
 const FIXTURES = 'test/fixtures/push'
 const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()
@@ -19,7 +20,7 @@ const files = readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort()
 async function render(untrustedPush: unknown): Promise<{ transaction: string; result: unknown }> {
   let transaction = ''
   const fx: AgentEffects = {
-    runNft: async (script) => void (transaction = script),
+    runNft: async (loaded) => void (transaction = transactionText(loaded)),
     listNft: async () => undefined,
     resolve: async (names) => new Map(names.map((n) => [n, { error: 'no DNS in this test' }])),
     nameservers: () => ({ 4: ['10.139.1.1', '10.139.1.2'], 6: [] }),

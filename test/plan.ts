@@ -7,6 +7,9 @@ import type { Command, RuleObj } from '../netvm-agent/nft/model.js'
 import { chainNamer, planFull, planGarbage, planIncremental, type LoadedVm, type PlanInput } from '../netvm-agent/plan.js'
 import { parsePush } from '../netvm-agent/push/parse.js'
 import type { Resolution } from '../netvm-agent/push/model.js'
+import { fullCommands } from './helpers/full-plan.js'
+import { serialise } from '../netvm-agent/nft/serialise.js'
+import { PIPE_BUF } from '../netvm-agent/nft/transaction.js'
 
 const NOW = 1_800_000_000 as EpochSeconds
 const A = '10.137.0.5'
@@ -76,37 +79,40 @@ t.test('planFull: one case per behaviour', async (t) => {
   for (const [behaviour, vms, names, want] of cases) {
     t.test(behaviour, async (t) => {
       const plan = planFull(push(vms).vms, NOTHING, FRESH_NAMESPACE, input(names))
-      t.same(chainLines(plan.commands, plan.vms.get(A)?.chain ?? '?'), want)
+      t.same(chainLines(fullCommands(plan), plan.vms.get(A)?.chain ?? '?'), want)
     })
   }
 })
 
 t.test('each VM has a chain of its own: isolation of rules', async (t) => {
   const plan = planFull(push({ [A]: ['accept'], [B]: ['drop'] }).vms, NOTHING, FRESH_NAMESPACE, input())
+  const commands = fullCommands(plan)
   const [a, b] = [plan.vms.get(A)?.chain, plan.vms.get(B)?.chain]
   t.not(a, b)
-  t.same(chainLines(plan.commands, a ?? '?'), [`vm ${A} policy -> return`])
-  t.same(chainLines(plan.commands, b ?? '?'), [`vm ${B} policy -> goto qf-reject`])
+  t.same(chainLines(commands, a ?? '?'), [`vm ${A} policy -> return`])
+  t.same(chainLines(commands, b ?? '?'), [`vm ${B} policy -> goto qf-reject`])
+  t.same(fullCommands(plan), commands, 'rendered again, the same commands')
 })
 
 t.test('planFull reads the kernel only through its facts', async (t) => {
   const fresh = planFull(push({ [A]: ['accept'] }).vms, NOTHING, FRESH_NAMESPACE, input())
-  t.ok(fresh.commands.some((c) => 'add' in c && 'table' in c.add), 'a fresh namespace gets the base table')
+  t.ok(fullCommands(fresh).some((c) => 'add' in c && 'table' in c.add), 'a fresh namespace gets the base table')
   const running: KernelFacts = {
     ip: { forward: 'present', dnat: 'present', vmChains: ['qf-vm-10-137-0-5-g0'], vmSets: ['qf-vm-10-137-0-5-g0-n0'] },
     ip6: { forward: 'present', dnat: 'present', vmChains: [], vmSets: [] },
   }
   const again = planFull(push({ [A]: ['accept'] }).vms, NOTHING, running, input())
-  t.notOk(again.commands.some((c) => 'add' in c && 'table' in c.add), 'an existing base table is left alone')
-  t.ok(again.commands.some((c) => 'delete' in c && 'chain' in c.delete && c.delete.chain.name === 'qf-vm-10-137-0-5-g0'), 'an old VM chain is deleted')
-  t.ok(again.commands.some((c) => 'delete' in c && 'set' in c.delete && c.delete.set.name === 'qf-vm-10-137-0-5-g0-n0'), 'and its name set')
+  t.notOk(fullCommands(again).some((c) => 'add' in c && 'table' in c.add), 'an existing base table is left alone')
+  t.ok(fullCommands(again).some((c) => 'delete' in c && 'chain' in c.delete && c.delete.chain.name === 'qf-vm-10-137-0-5-g0'), 'an old VM chain is deleted')
+  t.ok(fullCommands(again).some((c) => 'delete' in c && 'set' in c.delete && c.delete.set.name === 'qf-vm-10-137-0-5-g0-n0'), 'and its name set')
   t.not(again.vms.get(A)?.chain, 'qf-vm-10-137-0-5-g0', 'and the new one never takes its name')
-  t.notOk(again.commands.some((c) => 'insert' in c), 'our jumps are there already')
+  t.notOk(fullCommands(again).some((c) => 'insert' in c), 'our jumps are there already')
 })
 
 t.test('planIncremental: an update adds a chain behind the overlay map and deletes nothing', async (t) => {
   const input1 = input()
   const first = planFull(push({ [A]: ['accept'] }).vms, NOTHING, FRESH_NAMESPACE, input1)
+  fullCommands(first)
   const loaded: ReadonlyMap<string, LoadedVm> = first.vms
   const update = planIncremental(loaded, { vms: push({ [A]: ['drop'], [B]: ['accept'] }).vms, removed: [], connected: {}, connectedChanged: new Set() }, input1)
   t.notOk(update.commands.some((c) => 'delete' in c), 'nothing deleted while dom0 waits')
@@ -117,4 +123,14 @@ t.test('planIncremental: an update adds a chain behind the overlay map and delet
   t.same(garbage.commands.map((c) => Object.keys(c)[0]), ['delete', 'add', 'delete', 'delete'], 'clean-up: move the entry, drop the overlay, delete the old chain')
   const removal = planIncremental(new Map([...loaded, ...update.vms]), { vms: new Map(), removed: [B], connected: {}, connectedChanged: new Set() }, input1)
   t.same(removal.commands.map((c) => Object.keys(c)[0]), ['delete', 'delete'], 'a removed VM: its map entry and its chain')
+})
+
+t.test('a full load ends with the dispatch chains, small enough for one write that is never split', async (t) => {
+  // the most it holds: both families' tables missing (our jumps inserted), /connected-ips in both
+  const plan = planFull(push({ [A]: ['accept'] }).vms, { connected: { 4: [A], 6: ['fd09:24ef:4179::a89:5'] }, forwards: [] }, FRESH_NAMESPACE, input())
+  const last = serialise(plan.dispatch)
+  t.ok(Buffer.byteLength(last) <= PIPE_BUF, `${Buffer.byteLength(last)} bytes, at most PIPE_BUF (${PIPE_BUF})`)
+  t.match(last, /^flush chain ip qubes qf-forward$/m, 'it empties and refills qf-forward')
+  t.match(last, /^insert rule ip6 qubes custom-forward jump qf-forward/m, 'and jumps to it last')
+  t.notMatch(serialise([...plan.prologue, ...plan.switchover]), /flush chain ip6? qubes qf-(forward|reject|antispoof)\b/, 'no other part empties them')
 })

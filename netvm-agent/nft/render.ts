@@ -158,6 +158,11 @@ export function mapElement(op: 'add' | 'delete', family: Family, map: MapName, i
   return op === 'add' ? { add: obj } : { delete: obj }
 }
 
+/** Many VMs' elements of one map in one command (a full load: one line per family, not one per VM). */
+export function mapElements(family: Family, map: MapName, chains: readonly (readonly [ip: string, chain: string])[]): Command {
+  return { add: { element: { family: nftFamily(family), table: TABLE, name: map, elem: chains.map(([ip, chain]) => [ip, goto(chain)] as [string, ReturnType<typeof goto>]) } } }
+}
+
 export function deleteChain(family: Family, chainName: string): Command {
   return { delete: { chain: chain(nftFamily(family), chainName) } }
 }

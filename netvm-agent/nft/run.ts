@@ -2,18 +2,21 @@
 import { runCommand } from '../../common/run-command.js'
 import { nftRefused } from '../errors.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
+import { runNftStreamed } from './stream.js'
+import type { StreamedTransaction, Transaction } from './transaction.js'
 import { withTransactionFile } from './transaction-file.js'
 
-export type RunNft = (script: string) => Promise<void>
+export type RunNft = (transaction: Transaction) => Promise<void>
 export type ListNft = (args: readonly string[]) => Promise<unknown>
 
 const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
 
-/** Loads one transaction: the kernel takes all of it or none of it. */
+/** Loads one transaction: the kernel takes all of it or none of it. A streamed one goes through nft/stream.ts. */
 // nft reads "-" through /dev/stdin, which cannot be opened on the socket pair Node gives a child:
 // the transaction goes through a private file instead
-export const runNft: RunNft = async (script) => {
-  const result = await withTransactionFile(script, (file) => runCommand(NFT, ['-f', file]))
+export const runNft: RunNft = async (transaction) => {
+  if (typeof transaction !== 'string') return runNftStreamed([NFT], transaction)
+  const result = await withTransactionFile(transaction, (file) => runCommand(NFT, ['-f', file]))
   if (result.exitCode !== 0) {
     throw nftRefused(result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`)
   }
@@ -21,10 +24,30 @@ export const runNft: RunNft = async (script) => {
 
 /**
  * For the daemon: small transactions through one long-lived nft (nft/session.ts), saving its start
- * each time; a large one (a full load) through a fresh nft as above.
+ * each time (a streamed one too, when its parts come to little); a large one through a fresh nft as above.
  */
 export function runNftInSession(session = new NftSession(NFT)): RunNft {
-  return (script) => (Buffer.byteLength(script) <= SESSION_MAX_BYTES ? session.run(script) : runNft(script))
+  return (transaction) => {
+    const script = typeof transaction === 'string' ? transaction : smallScript(transaction, SESSION_MAX_BYTES)
+    return typeof script === 'string' && Buffer.byteLength(script) <= SESSION_MAX_BYTES ? session.run(script) : runNft(script)
+  }
+}
+
+/** The whole script when the parts come to at most `limit` characters; else the transaction, the parts read so far in front. */
+function smallScript(transaction: StreamedTransaction, limit: number): string | StreamedTransaction {
+  const parts = transaction.parts[Symbol.iterator]()
+  let head = ''
+  for (let next = parts.next(); !next.done; next = parts.next()) {
+    head += next.value
+    if (head.length > limit) return { parts: resumed(head, parts), last: transaction.last }
+  }
+  return head + transaction.last
+}
+
+/** What was read, then the rest, as it is rendered. */
+function* resumed(head: string, rest: Iterator<string>): Generator<string> {
+  yield head
+  for (let next = rest.next(); !next.done; next = rest.next()) yield next.value
 }
 
 /**

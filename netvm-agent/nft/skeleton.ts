@@ -1,4 +1,4 @@
-// The chains, maps and sets the agent owns in one family, emptied and refilled at a full apply:
+// The chains, maps and sets the agent owns in one family, created, emptied and refilled at a full apply:
 // the dispatch (custom-forward -> qf-forward -> vmap by source -> qf-vm-<ip>), the reject chain,
 // anti-spoofing and the connected VMs' addresses, the drop log's rate per source. The VMs' own chains are render.ts's.
 import { chain, rule } from './base.js'
@@ -23,29 +23,24 @@ const logRateSet = (family: NftFamily): SetObj => ({
 })
 const antispoofChain = (family: NftFamily) => chain(family, ANTISPOOF_CHAIN, { type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' })
 
-/** The owned objects, created where absent; the dispatch, reject and anti-spoofing chains and the maps emptied. */
-function ownedObjects(family: NftFamily): Command[] {
-  const forward = chain(family, FORWARD_CHAIN)
-  const reject = chain(family, REJECT_CHAIN)
-  const antispoof = antispoofChain(family)
-  const map = vmMap(family)
-  const overlay = { ...vmMap(family), name: VM_OVERLAY_MAP }
+/** The owned chains, maps and sets, created where absent; nothing emptied (a full load's first lines). */
+export function ownedObjects(family: NftFamily): Command[] {
   return [
-    { add: { chain: forward } },
-    { flush: { chain: forward } },
-    { add: { chain: reject } },
-    { flush: { chain: reject } },
-    { add: { chain: antispoof } },
-    { flush: { chain: antispoof } },
+    { add: { chain: chain(family, FORWARD_CHAIN) } },
+    { add: { chain: chain(family, REJECT_CHAIN) } },
+    { add: { chain: antispoofChain(family) } },
     { add: { chain: chain(family, DNAT_CHAIN) } },
     { add: { chain: chain(family, INBOUND_CHAIN) } },
-    { add: { map } },
-    { flush: { map } },
-    { add: { map: overlay } },
-    { flush: { map: overlay } },
+    { add: { map: vmMap(family) } },
+    { add: { map: { ...vmMap(family), name: VM_OVERLAY_MAP } } },
     { add: { set: connectedSet(family) } },
     { add: { set: logRateSet(family) } },
   ]
+}
+
+/** Both VM maps emptied: a VM is rejected (qf-forward's last rule) until its element is back. */
+export function vmMapsEmptied(family: NftFamily): Command[] {
+  return [{ flush: { map: { ...vmMap(family), name: VM_OVERLAY_MAP } } }, { flush: { map: vmMap(family) } }]
 }
 
 /** qf-forward's dispatch and qf-reject's two ways of saying no. */
@@ -73,7 +68,7 @@ function dispatchRules(family: NftFamily): Command[] {
   ]
 }
 
-/** qf-antispoof's rules, and with /connected-ips the set they check. */
+/** qf-antispoof's rules; with /connected-ips, those checking its set (renderConnectedSet() fills it). */
 function antispoofRules(family: NftFamily, connected: readonly string[] | undefined): Command[] {
   const fromVif = eq(meta('iifname'), DOWNSTREAM)
   const add = (expr: Statement[]): Command => ({ add: { rule: rule(family, ANTISPOOF_CHAIN, expr) } })
@@ -85,17 +80,22 @@ function antispoofRules(family: NftFamily, connected: readonly string[] | undefi
     add([fromVif, eq({ fib: { result: 'oif', flags: ['saddr', 'iif'] } }, false), counter, { drop: null }]),
     ...(connected === undefined
       ? []
-      : [
-          ...renderConnectedSet(family, connected),
-          add([fromVif, inConnected('!='), counter, { drop: null }]),
-          add([ne(meta('iifname'), DOWNSTREAM), inConnected('=='), counter, { drop: null }]),
-        ]),
+      : [add([fromVif, inConnected('!='), counter, { drop: null }]), add([ne(meta('iifname'), DOWNSTREAM), inConnected('=='), counter, { drop: null }])]),
   ]
 }
 
-/** The chains, map and set the agent owns in one family, emptied and refilled. */
-export function renderOwnedSkeleton(family: NftFamily, connected: readonly string[] | undefined): Command[] {
-  return [...ownedObjects(family), ...dispatchRules(family), ...antispoofRules(family, connected)]
+/**
+ * qf-forward, qf-reject and qf-antispoof emptied and refilled: the chains every VM's traffic passes
+ * first, so a full load ends with them (nft/stream.ts: the last write, whole or not at all).
+ */
+export function dispatchChainsRefilled(family: NftFamily, connected: readonly string[] | undefined): Command[] {
+  return [
+    { flush: { chain: chain(family, FORWARD_CHAIN) } },
+    { flush: { chain: chain(family, REJECT_CHAIN) } },
+    { flush: { chain: antispoofChain(family) } },
+    ...dispatchRules(family),
+    ...antispoofRules(family, connected),
+  ]
 }
 
 /** /connected-ips of one family: the set's new content. */

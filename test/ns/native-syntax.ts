@@ -14,6 +14,7 @@ import { chainNamer, planFull, planGarbage, planIncremental, type Connected, typ
 import { parsePush } from '../../netvm-agent/push/parse.js'
 import type { Push, Resolution } from '../../netvm-agent/push/model.js'
 import { CDN, ROOT, VM_A, VM_A6, VM_B, VM_B6, WWW, WWW6, makeLab, push, type Entries, type Lab } from './harness.js'
+import { fullCommands } from '../helpers/full-plan.js'
 
 const NOW = Math.floor(Date.now() / 1000) as EpochSeconds
 const VM_C = '10.137.0.7'
@@ -84,7 +85,7 @@ if (lab) {
       await loader.flush()
       const p = parsePush(JSON.parse(readFileSync(join(ROOT, 'test/fixtures/push', file), 'utf8')))
       const plan = planFull(p.vms, { connected: connectedOf(p), forwards: p.forwards ?? [] }, FRESH_NAMESPACE, planInput(p))
-      await loader.compare(t, file, plan.commands)
+      await loader.compare(t, file, fullCommands(plan))
     }
   })
 
@@ -92,7 +93,7 @@ if (lab) {
     await loader.flush()
     const rich = parsePush(richEntries())
     const first = planFull(rich.vms, { connected: connectedOf(rich), forwards: rich.forwards ?? [] }, FRESH_NAMESPACE, planInput(rich))
-    await loader.compare(t, 'first apply', first.commands)
+    await loader.compare(t, 'first apply', fullCommands(first))
 
     const change = parsePush({
       ...push({
@@ -117,7 +118,7 @@ if (lab) {
     const facts = await loader.facts(t)
     t.ok(facts.ip.vmChains.length > 0 && facts.ip.forward === 'present', 'the kernel holds our tables')
     const again = planFull(rich.vms, { connected: connectedOf(rich), forwards: rich.forwards ?? [] }, facts, planInput(rich))
-    await loader.compare(t, 're-apply over the running tables (old chains deleted)', again.commands)
+    await loader.compare(t, 're-apply over the running tables (old chains deleted)', fullCommands(again))
   })
 
   await t.test('the model shapes the planner does not use: positions, handles, interval sets, dnat family', async (t) => {

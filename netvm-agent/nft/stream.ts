@@ -1,0 +1,108 @@
+// A full load streamed into nft while it is rendered: nft parses what was written while the agent
+// renders the next parts, so on two cores most of the render hides behind nft's own parse. nft
+// reads a FIFO in a directory only root can enter; nothing reaches the kernel before nft has read
+// to the end, and it takes all of it or none of it.
+//
+// Cut short (the agent killed mid-way: the kernel closes our end), nft would take what it read for
+// the whole transaction. So the parts come in an order where every prefix leaves no VM more open
+// than before (plan.ts: FullPlan), and the last part, the dispatch chains every VM's traffic passes
+// first, goes in ONE write(2) of at most PIPE_BUF bytes, which the kernel never splits: nft reads all
+// of it or none of it. On an error of ours, nft is killed before our end is closed: it takes nothing.
+import { closeSync, constants, mkdtempSync, openSync, rmdirSync, rmSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runCommand, type CommandResult } from '../../common/run-command.js'
+import { NftApplyError, nftRefused } from '../errors.js'
+import { PIPE_BUF, type StreamedTransaction } from './transaction.js'
+
+/** Parts are gathered into writes of about this size (a pipe holds 64 KiB). */
+const WRITE_BYTES = 64 * 1024
+
+/** `nft`: the program and its first arguments (`-f FIFO` follow). */
+export async function runNftStreamed(nft: readonly [string, ...string[]], transaction: StreamedTransaction): Promise<void> {
+  const last = Buffer.from(transaction.last)
+  if (last.length > PIPE_BUF) throw new NftApplyError(`a streamed transaction's last part is ${last.length} bytes, more than PIPE_BUF (${PIPE_BUF})`)
+  const dir = mkdtempSync(join(tmpdir(), 'qubes-firewall-'))
+  const fifo = join(dir, 'transaction.nft')
+  try {
+    const made = await runCommand('mkfifo', ['-m', '600', fifo])
+    if (made.exitCode !== 0) throw new NftApplyError(`cannot make a FIFO for nft: ${made.stderr.trim() || made.failure}`)
+    const abort = new AbortController()
+    const exited = runCommand(nft[0], [...nft.slice(1), '-f', fifo], { signal: abort.signal })
+    const writer = await openWriter(fifo, exited)
+    // both ends are open: without its name, nft cannot open the FIFO again to quote the line of an
+    // error (it would wait there for a writer that never comes), and says the error without it
+    rmSync(fifo, { force: true })
+    if (writer === undefined) throw refusal(await exited, 'nft exited before reading the transaction')
+    // kept to quote the line of an error ourselves: flat strings, cheap to keep
+    const written: string[] = []
+    let failure: unknown
+    try {
+      await writeParts(writer, transaction.parts, last, written)
+    } catch (err) {
+      failure = err
+      // nft stopped reading (EPIPE) says why itself; any other failure is ours: nft must take nothing
+      if (!isPipeClosed(err)) abort.abort()
+      await exited
+    } finally {
+      await writer.close()
+    }
+    const result = await exited
+    if (failure !== undefined && !isPipeClosed(failure)) throw failure
+    if (result.exitCode !== 0 || failure !== undefined) throw refusal(result, 'nft stopped reading the transaction', lineOf(written))
+  } finally {
+    rmSync(fifo, { force: true })
+    rmdirSync(dir)
+  }
+}
+
+function refusal(result: CommandResult, otherwise: string, quote?: (line: number) => string | undefined): NftApplyError {
+  return nftRefused(result.stderr || result.stdout || (result.exitCode === 0 ? otherwise : result.failure) || otherwise, quote)
+}
+
+/** Line `n` (from 1) of what was written. */
+const lineOf = (written: readonly string[]) => (n: number): string | undefined => written.join('').split('\n', n)[n - 1]
+
+const isPipeClosed = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE'
+
+/** Our end of the FIFO once nft has opened its end; undefined when nft exited without opening it. */
+async function openWriter(fifo: string, exited: Promise<CommandResult>): Promise<FileHandle | undefined> {
+  // (waits in libuv's thread pool until a reader opens the FIFO)
+  const opening = open(fifo, 'w')
+  const writer = await Promise.race([opening, exited.then(() => undefined)])
+  if (writer !== undefined) return writer
+  // the open still waits: our own reading end lets it complete, then both are closed
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    await (await opening.catch(() => undefined))?.close()
+  } finally {
+    closeSync(reader)
+  }
+  return undefined
+}
+
+/** The parts in writes of ~WRITE_BYTES, one in flight while the next is rendered; then `last` in one write(2). */
+async function writeParts(writer: FileHandle, parts: Iterable<string>, last: Buffer, written: string[]): Promise<void> {
+  let inFlight: Promise<void> = Promise.resolve()
+  let batch = ''
+  for (const part of parts) {
+    batch += part
+    if (batch.length < WRITE_BYTES) continue
+    await inFlight
+    written.push(batch)
+    inFlight = writeAll(writer, Buffer.from(batch))
+    // handled here too: a render error may leave it unawaited
+    inFlight.catch(() => {})
+    batch = ''
+  }
+  await inFlight
+  written.push(batch, last.toString())
+  await writeAll(writer, Buffer.from(batch))
+  const { bytesWritten } = await writer.write(last)
+  if (bytesWritten !== last.length) throw new NftApplyError(`the last part reached nft cut (${bytesWritten} of ${last.length} bytes)`)
+}
+
+async function writeAll(writer: FileHandle, buffer: Buffer): Promise<void> {
+  for (let offset = 0; offset < buffer.length; ) offset += (await writer.write(buffer, offset)).bytesWritten
+}

@@ -1,0 +1,127 @@
+// A full load streams into nft while it is rendered (netvm-agent/nft/stream.ts). Cut short at any
+// line, what nft read leaves every VM on its old rules, on its new ones, or rejected: never
+// unfiltered. An error of ours or of nft's loads nothing; the FIFO and its directory go whatever
+// happens.
+import { readdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { Agent } from '../../netvm-agent/agent.js'
+import { realEffects } from '../../netvm-agent/effects.js'
+import { NftApplyError } from '../../netvm-agent/errors.js'
+import { runNftStreamed } from '../../netvm-agent/nft/stream.js'
+import { PIPE_BUF, transactionText, type StreamedTransaction } from '../../netvm-agent/nft/transaction.js'
+import { parsePush } from '../../netvm-agent/push/parse.js'
+import { CDN, VM_A, VM_B, WWW, makeLab, push, type Entries, type Lab } from './harness.js'
+
+/** VMs without a namespace, 50 rules each: the transaction comes to many pipe-fulls (~600 KB). */
+function fillers(): Record<string, { policy: 'drop'; rules: string[] }> {
+  const vms: Record<string, { policy: 'drop'; rules: string[] }> = {}
+  for (let i = 0; i < 100; i++) {
+    vms[`10.137.1.${i + 2}`] = { policy: 'drop', rules: Array.from({ length: 50 }, (_, r) => `action=accept dst4=203.0.${i}.${r} proto=tcp dstports=${1000 + r}-${2000 + r}`) }
+  }
+  return vms
+}
+
+// a stays closed from one to the other: whatever a cut leaves, it must refuse a; b opens
+const CLOSED = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'drop', rules: [] }, ...fillers() })
+const OPEN = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'accept', rules: [] }, ...fillers() })
+
+const leftovers = () => readdirSync(tmpdir()).filter((name) => name.startsWith('qubes-firewall-')).sort()
+
+/** The transaction an agent would stream for `entries` over what the firewall namespace holds now. */
+async function streamedFor(lab: Lab, entries: Entries): Promise<StreamedTransaction> {
+  let captured: StreamedTransaction | undefined
+  const agent = new Agent({
+    ...realEffects(lab.resolvConf),
+    runNft: async (transaction) => {
+      if (typeof transaction === 'string') throw new Error('a full load should be streamed')
+      captured = { parts: [transactionText({ parts: transaction.parts, last: '' })], last: transaction.last }
+    },
+    listNft: async (args) => {
+      const r = await lab.nft('-j', ...(args[0] === 'sets' ? ['-t'] : []), 'list', ...args)
+      return r.exitCode === 0 ? (JSON.parse(r.stdout) as unknown) : undefined
+    },
+  })
+  await agent.replace(parsePush(entries))
+  if (captured === undefined) throw new Error('nothing was loaded')
+  return captured
+}
+
+/** nft -f of `text` in the firewall namespace, as nft takes a stream cut there: what it read is the transaction. */
+async function loadCut(lab: Lab, text: string): Promise<number> {
+  const file = join(lab.dir, 'cut.nft')
+  writeFileSync(file, text)
+  return (await lab.nft('-f', file)).exitCode
+}
+
+const lab = await makeLab(t)
+if (lab) {
+  const nft: [string, ...string[]] = ['ip', 'netns', 'exec', lab.ns.fw, 'nft']
+  const before = leftovers()
+
+  await t.test('apply streams a full load: what it loads is enforced', async (t) => {
+    const r = await lab.apply(OPEN)
+    t.match(r.stdout, /applied rules of 102 VM\(s\)/)
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${CDN}:443`]: 'allowed' }, { label: 'open (the positive control)' })
+    await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'refused', [`tcp:${CDN}:443`]: 'refused' }, { label: 'closed' })
+    await lab.apply(CLOSED)
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'refused' }, { label: 'closed' })
+  })
+
+  await t.test('cut short after any part, a VM closed before and after stays closed', async (t) => {
+    const probe = await streamedFor(lab, OPEN)
+    const lines = transactionText(probe).split('\n')
+    const first = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line))
+    const cuts: [what: string, lineCount: number][] = [
+      ['the created objects only', first(/^add chain ip qubes qf-vm-/)],
+      ['half the VM chains', first(/^add chain ip qubes qf-vm-10-137-1-52-/)],
+      ['every VM chain, no map yet', first(/^flush map ip qubes qf-vms-update$/)],
+      ['the maps emptied, not refilled', first(/^add element ip qubes qf-vms /)],
+      ['all but the last part', lines.length - probe.last.split('\n').length],
+    ]
+    t.ok(cuts.every(([, n]) => n > 0), 'every cut is inside the transaction')
+    for (const [what, lineCount] of cuts) {
+      await lab.apply(CLOSED)
+      const transaction = transactionText(await streamedFor(lab, OPEN))
+      const exitCode = await loadCut(lab, `${transaction.split('\n').slice(0, lineCount).join('\n')}\n`)
+      t.equal(exitCode, 0, `${what}: nft takes what it read`)
+      await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'refused' }, { label: `${what}: a stays closed` })
+    }
+    await lab.apply(CLOSED)
+    t.equal(await loadCut(lab, transactionText(await streamedFor(lab, OPEN))), 0, 'the whole transaction loads')
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'allowed' }, { label: 'and opens b' })
+    await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'refused' }, { label: 'not a' })
+  })
+
+  await t.test('an error while rendering: nft is killed before it reads the end, nothing is loaded', async (t) => {
+    await lab.apply(CLOSED)
+    const shape = await lab.rulesetShape()
+    const whole = transactionText(await streamedFor(lab, OPEN))
+    const half = whole.slice(0, whole.indexOf('add chain ip qubes qf-vm-10-137-1-52-'))
+    function* parts(): Generator<string> {
+      yield half
+      throw new Error('render failed half-way')
+    }
+    await t.rejects(runNftStreamed(nft, { parts: parts(), last: '' }), /render failed half-way/)
+    t.equal(await lab.rulesetShape(), shape, 'the ruleset is as it was')
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'refused' }, { label: 'b stays closed' })
+  })
+
+  await t.test('nft refuses a line: nothing is loaded, and the error quotes the line', async (t) => {
+    const shape = await lab.rulesetShape()
+    const whole = transactionText(await streamedFor(lab, OPEN))
+    const cut = whole.indexOf('add chain ip qubes qf-vm-10-137-1-52-')
+    const bad = 'add rule ip qubes qf-no-such-chain counter accept\n'
+    const err = await runNftStreamed(nft, { parts: [whole.slice(0, cut), bad, whole.slice(cut)], last: '' }).catch((e: unknown) => e)
+    t.type(err, NftApplyError)
+    t.match((err as Error).message, /qf-no-such-chain/, 'the refused line is quoted')
+    t.equal(await lab.rulesetShape(), shape, 'the ruleset is as it was')
+  })
+
+  await t.test('a last part over PIPE_BUF is refused before nft runs', async (t) => {
+    await t.rejects(runNftStreamed(nft, { parts: [], last: `${'#'.repeat(PIPE_BUF)}\n` }), /more than PIPE_BUF/)
+  })
+
+  t.same(leftovers(), before, 'no FIFO or directory is left behind')
+}
