@@ -30,31 +30,47 @@ export async function runNftStreamed(nft: readonly [string, ...string[]], transa
     if (made.exitCode !== 0) throw new NftApplyError(`cannot make a FIFO for nft: ${made.stderr.trim() || made.failure}`)
     const abort = new AbortController()
     const exited = runCommand(nft[0], [...nft.slice(1), '-f', fifo], { signal: abort.signal })
-    const writer = await openWriter(fifo, exited)
-    // both ends are open: without its name, nft cannot open the FIFO again to quote the line of an
-    // error (it would wait there for a writer that never comes), and says the error without it
-    rmSync(fifo, { force: true })
-    if (writer === undefined) throw refusal(await exited, 'nft exited before reading the transaction')
-    // kept to quote the line of an error ourselves: flat strings, cheap to keep
-    const written: string[] = []
-    let failure: unknown
-    try {
-      await writeParts(writer, transaction.parts, last, written)
-    } catch (err) {
-      failure = err
-      // nft stopped reading (EPIPE) says why itself; any other failure is ours: nft must take nothing
-      if (!isPipeClosed(err)) abort.abort()
+    // nft killed: it never reads to an end, so it takes nothing (once it exited, this does nothing)
+    const kill = async () => {
+      abort.abort()
       await exited
-    } finally {
-      await writer.close()
     }
-    const result = await exited
-    if (failure !== undefined && !isPipeClosed(failure)) throw failure
-    if (result.exitCode !== 0 || failure !== undefined) throw refusal(result, 'nft stopped reading the transaction', lineOf(written))
+    try {
+      await stream(fifo, exited, kill, transaction.parts, last)
+    } catch (err) {
+      await kill()
+      throw err
+    }
   } finally {
     rmSync(fifo, { force: true })
     rmdirSync(dir)
   }
+}
+
+/** The transaction into the FIFO, to nft reading it; resolves once nft took it, throws if it did not. */
+async function stream(fifo: string, exited: Promise<CommandResult>, kill: () => Promise<void>, parts: Iterable<string>, last: Buffer): Promise<void> {
+  const writer = await openWriter(fifo, exited)
+  // both ends are open: without its name, nft cannot open the FIFO again to quote the line of an
+  // error (it would wait there for a writer that never comes), and says the error without it
+  rmSync(fifo, { force: true })
+  if (writer === undefined) throw refusal(await exited, 'nft exited before reading the transaction')
+  // kept to quote the line of an error ourselves: flat strings, cheap to keep
+  const written: string[] = []
+  let stoppedReading = false
+  try {
+    await writeParts(writer, parts, last, written)
+  } catch (err) {
+    stoppedReading = isPipeClosed(err)
+    // nft stopped reading (EPIPE): it says why itself. Any other error is ours: nft dies before our end closes
+    if (!stoppedReading) {
+      await kill()
+      await writer.close()
+      throw err
+    }
+  }
+  await writer.close()
+  const result = await exited
+  if (result.exitCode !== 0 || stoppedReading) throw refusal(result, 'nft stopped reading the transaction', lineOf(written))
 }
 
 function refusal(result: CommandResult, otherwise: string, quote?: (line: number) => string | undefined): NftApplyError {

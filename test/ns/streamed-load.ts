@@ -9,16 +9,17 @@ import t from 'tap'
 import { Agent } from '../../netvm-agent/agent.js'
 import { realEffects } from '../../netvm-agent/effects.js'
 import { NftApplyError } from '../../netvm-agent/errors.js'
+import { SESSION_MAX_BYTES } from '../../netvm-agent/nft/session.js'
 import { runNftStreamed } from '../../netvm-agent/nft/stream.js'
 import { PIPE_BUF, transactionText, type StreamedTransaction } from '../../netvm-agent/nft/transaction.js'
 import { parsePush } from '../../netvm-agent/push/parse.js'
 import { CDN, VM_A, VM_B, WWW, makeLab, push, type Entries, type Lab } from './harness.js'
 
-/** VMs without a namespace, 50 rules each: the transaction comes to many pipe-fulls (~600 KB). */
+/** VMs without a namespace, 20 rules each: the transaction comes to more than a pipe-full (~100 KB). */
 function fillers(): Record<string, { policy: 'drop'; rules: string[] }> {
   const vms: Record<string, { policy: 'drop'; rules: string[] }> = {}
-  for (let i = 0; i < 100; i++) {
-    vms[`10.137.1.${i + 2}`] = { policy: 'drop', rules: Array.from({ length: 50 }, (_, r) => `action=accept dst4=203.0.${i}.${r} proto=tcp dstports=${1000 + r}-${2000 + r}`) }
+  for (let i = 0; i < 40; i++) {
+    vms[`10.137.1.${i + 2}`] = { policy: 'drop', rules: Array.from({ length: 20 }, (_, r) => `action=accept dst4=203.0.${i}.${r} proto=tcp dstports=${1000 + r}-${2000 + r}`) }
   }
   return vms
 }
@@ -61,12 +62,23 @@ if (lab) {
   const before = leftovers()
 
   await t.test('apply streams a full load: what it loads is enforced', async (t) => {
+    const rendered = await lab.agent('render', OPEN)
+    t.ok(rendered.stdout.length > SESSION_MAX_BYTES, `the transaction (${rendered.stdout.length} bytes) is larger than the daemon's session takes`)
     const r = await lab.apply(OPEN)
-    t.match(r.stdout, /applied rules of 102 VM\(s\)/)
+    t.match(r.stdout, /applied rules of 42 VM\(s\)/)
     await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${CDN}:443`]: 'allowed' }, { label: 'open (the positive control)' })
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'refused', [`tcp:${CDN}:443`]: 'refused' }, { label: 'closed' })
     await lab.apply(CLOSED)
     await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'refused' }, { label: 'closed' })
+  })
+
+  await t.test('the daemon streams a large replace too (a small one goes through its nft session)', async (t) => {
+    const daemon = await lab.startDaemon()
+    t.match(await daemon.request({ op: 'replace', entries: OPEN }), { ok: true, applied: { length: 42 } })
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'allowed' }, { label: 'open' })
+    t.match(await daemon.request({ op: 'replace', entries: CLOSED }), { ok: true })
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'refused' }, { label: 'closed' })
+    await daemon.terminate()
   })
 
   await t.test('cut short after any part, a VM closed before and after stays closed', async (t) => {
@@ -75,7 +87,7 @@ if (lab) {
     const first = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line))
     const cuts: [what: string, lineCount: number][] = [
       ['the created objects only', first(/^add chain ip qubes qf-vm-/)],
-      ['half the VM chains', first(/^add chain ip qubes qf-vm-10-137-1-52-/)],
+      ['half the VM chains', first(/^add chain ip qubes qf-vm-10-137-1-22-/)],
       ['every VM chain, no map yet', first(/^flush map ip qubes qf-vms-update$/)],
       ['the maps emptied, not refilled', first(/^add element ip qubes qf-vms /)],
       ['all but the last part', lines.length - probe.last.split('\n').length],
@@ -98,7 +110,7 @@ if (lab) {
     await lab.apply(CLOSED)
     const shape = await lab.rulesetShape()
     const whole = transactionText(await streamedFor(lab, OPEN))
-    const half = whole.slice(0, whole.indexOf('add chain ip qubes qf-vm-10-137-1-52-'))
+    const half = whole.slice(0, whole.indexOf('add chain ip qubes qf-vm-10-137-1-22-'))
     function* parts(): Generator<string> {
       yield half
       throw new Error('render failed half-way')
@@ -111,7 +123,7 @@ if (lab) {
   await t.test('nft refuses a line: nothing is loaded, and the error quotes the line', async (t) => {
     const shape = await lab.rulesetShape()
     const whole = transactionText(await streamedFor(lab, OPEN))
-    const cut = whole.indexOf('add chain ip qubes qf-vm-10-137-1-52-')
+    const cut = whole.indexOf('add chain ip qubes qf-vm-10-137-1-22-')
     const bad = 'add rule ip qubes qf-no-such-chain counter accept\n'
     const err = await runNftStreamed(nft, { parts: [whole.slice(0, cut), bad, whole.slice(cut)], last: '' }).catch((e: unknown) => e)
     t.type(err, NftApplyError)
