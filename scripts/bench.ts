@@ -131,23 +131,34 @@ function floorOfFullLoad(dir: string, push: Record<string, string>): { ms: numbe
   const rendered = execFileSync(process.execPath, [AGENT, '--resolv-conf', '/dev/null', 'render'], { input: readFileSync(pushFile), maxBuffer: 1 << 30 })
   const transaction = join(dir, 'transaction.nft')
   writeFileSync(transaction, rendered)
-  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
-  const start = performance.now()
-  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', transaction])
-  const ms = performance.now() - start
+  const ms = medianOfRuns(() => {
+    execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
+    const start = performance.now()
+    execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', transaction])
+    return performance.now() - start
+  })
   return { ms, rules: (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length }
+}
+
+/** Full loads swing from run to run on a busy machine: each is timed FULL_RUNS times, into an empty namespace each time. */
+const FULL_RUNS = 3
+
+function medianOfRuns(run: () => number): number {
+  return median(Array.from({ length: FULL_RUNS }, run))
 }
 
 /** `qubes-firewall-agent apply` as a process, from its start to its exit, into the empty floor namespace: a cold full load. */
 function coldApply(dir: string): number {
   const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
-  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
-  const start = performance.now()
-  execFileSync('ip', ['netns', 'exec', floorNs, process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
-    input: readFileSync(join(dir, 'push.json')),
-    stdio: ['pipe', 'ignore', 'inherit'],
+  return medianOfRuns(() => {
+    execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
+    const start = performance.now()
+    execFileSync('ip', ['netns', 'exec', floorNs, process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
+      input: readFileSync(join(dir, 'push.json')),
+      stdio: ['pipe', 'ignore', 'inherit'],
+    })
+    return performance.now() - start
   })
-  return performance.now() - start
 }
 
 /**
@@ -240,8 +251,15 @@ async function measure(vms: number): Promise<Row> {
     const client = await Client.connect(daemon.socket)
     const all: Record<string, string> = { '/connected-ips': Array.from({ length: vms }, (_, i) => vmIp(i)).join(' ') }
     for (let i = 0; i < vms; i++) Object.assign(all, vmEntries(i, RULES))
-    const [full, loaded] = await timed(() => client.request({ op: 'replace', entries: all }))
-    if (!loaded.ok) throw new Error(`replace failed: ${loaded.error}`)
+    const fulls: number[] = []
+    for (let i = 0; i < FULL_RUNS; i++) {
+      // each replace into an empty namespace: the daemon reads the kernel's facts afresh
+      execFileSync('nft', ['flush', 'ruleset'])
+      const [ms, loaded] = await timed(() => client.request({ op: 'replace', entries: all }))
+      if (!loaded.ok) throw new Error(`replace failed: ${loaded.error}`)
+      fulls.push(ms)
+    }
+    const full = median(fulls)
     // back to back, as a script of qvm-firewall adds sends them: each one's clean-up is paid by the next
     const update = async (u: number) => {
       const [ms, answer] = await timed(() => client.request({ op: 'update', entries: vmEntries(u % vms, RULES, u + 1) }))
@@ -278,9 +296,9 @@ async function main(): Promise<void> {
   for (const vms of SIZES) rows.push(await measure(vms))
   const base = rows[0] as Row
   console.log(`qubes-firewall bench, through the daemon's socket (${RULES} rules a VM, ${UPDATES} updates back to back, one run)`)
-  console.log('full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced);')
-  console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
-  console.log('  cold apply: `qubes-firewall-agent apply` of the same push as a process (node\'s start, parse, render streamed into nft), into an empty namespace')
+  console.log(`full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced), median of ${FULL_RUNS}, each into an empty namespace;`)
+  console.log(`  floor: \`nft -f\` of the very transaction \`render\` prints for it, into an empty namespace, median of ${FULL_RUNS}`)
+  console.log(`  cold apply: \`qubes-firewall-agent apply\` of the same push as a process (node's start, parse, render streamed into nft), into an empty namespace, median of ${FULL_RUNS}`)
   console.log('update: a one-VM update, sent and answered (parse, plan, nft, journal line synced), in ms:')
   console.log('  back to back (each pays the previous one\'s clean-up), and spaced by 300 ms (clean-up done in between)')
   console.log('  chain floor: one VM chain of the render plus its map element, into the loaded namespace through a bare nft session (`nft -i`,')
