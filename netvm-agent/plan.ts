@@ -115,9 +115,10 @@ interface FullState {
 }
 
 /**
- * A full load, in the order nft/stream.ts streams it: cut short anywhere, what nft read leaves no VM
- * more open than before. First what only adds (nothing refers to it yet), then each VM's fresh
- * chain, then the switch-over (a VM not in its map yet is rejected), and last the dispatch chains.
+ * A full load, in the order nft/stream.ts streams it: cut short anywhere, what nft read leaves each
+ * VM on its old rules, on its new ones, or rejected, never unfiltered. First what only adds (nothing
+ * refers to it yet), then each VM's fresh chain, then the switch-over (a VM not in its map yet is
+ * rejected), and last the dispatch chains every VM's traffic passes first.
  */
 export interface FullPlan {
   readonly prologue: Command[]

@@ -4,10 +4,11 @@
 // to the end, and it takes all of it or none of it.
 //
 // Cut short (the agent killed mid-way: the kernel closes our end), nft would take what it read for
-// the whole transaction. So the parts come in an order where every prefix leaves no VM more open
-// than before (plan.ts: FullPlan), and the last part, the dispatch chains every VM's traffic passes
-// first, goes in ONE write(2) of at most PIPE_BUF bytes, which the kernel never splits: nft reads all
-// of it or none of it. On an error of ours, nft is killed before our end is closed: it takes nothing.
+// the whole transaction. So the parts come in an order where every prefix leaves each VM on its old
+// rules, on its new ones, or rejected (plan.ts: FullPlan), and the last part, the dispatch chains
+// every VM's traffic passes first, goes in ONE write(2) of at most PIPE_BUF bytes, which the kernel
+// never splits: nft reads all of it or none of it. On an error of ours, nft is killed before our
+// end is closed: it takes nothing.
 import { closeSync, constants, mkdtempSync, openSync, rmdirSync, rmSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
