@@ -1,5 +1,6 @@
-// What the planner needs to know of the kernel, read with cheap listings only (`list chain` of two
-// small chains and `list chains`; listing a table makes nft fetch every rule) and parsed into types.
+// What the planner needs to know of the kernel, read with cheap listings only (`list chains` and
+// `list sets` of every family, `list chain` of two small chains; listing a table makes nft fetch
+// every rule) and parsed into types.
 import type { NftFamily } from './nft/model.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import { VM_CHAIN_PREFIX } from './nft/render.js'
@@ -36,31 +37,32 @@ function field(item: Record<string, unknown>, kind: string, key: string): unknow
   return typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[key] : undefined
 }
 
-async function chainState(listNft: ListNft, family: NftFamily, chainName: string): Promise<ChainState> {
+/** Our jump in a base chain of Qubes' table that exists: `list chain` of that one chain (it holds a few rules). */
+async function jumpState(listNft: ListNft, family: NftFamily, chainName: string): Promise<ChainState> {
   const output = await listNft(['chain', family, TABLE, chainName])
   if (output === undefined) return 'missing-table'
   return listed(output).some((item) => field(item, 'rule', 'comment') === OWNER_COMMENT) ? 'present' : 'missing-jump'
 }
 
-/** Our VM chains or sets of one family: `list chains`, `list sets` (without their elements). */
-async function vmObjects(listNft: ListNft, family: NftFamily, kind: 'chain' | 'set'): Promise<string[]> {
-  return listed(await listNft([`${kind}s`, family]))
-    .filter((item) => field(item, kind, 'table') === TABLE)
+/** The names of the chains or sets of Qubes' table in one family, from a listing of every family. */
+function namesIn(items: readonly Record<string, unknown>[], kind: 'chain' | 'set', family: NftFamily): string[] {
+  return items
+    .filter((item) => field(item, kind, 'family') === family && field(item, kind, 'table') === TABLE)
     .map((item) => field(item, kind, 'name'))
-    .filter((name): name is string => typeof name === 'string' && name.startsWith(VM_CHAIN_PREFIX))
+    .filter((name): name is string => typeof name === 'string')
 }
 
 export async function readKernelFacts(listNft: ListNft): Promise<KernelFacts> {
+  // every family's chains and sets (without their rules and elements): two nft, side by side
+  const [chains, sets] = await Promise.all([listNft(['chains']).then(listed), listNft(['sets']).then(listed)])
   const read = async (family: NftFamily): Promise<FamilyFacts> => {
-    const forward = await chainState(listNft, family, 'custom-forward')
-    if (forward === 'missing-table') return FRESH_NAMESPACE[family]
-    // read-only listings, each its own nft: side by side, not one after another
-    const [dnat, vmChains, vmSets] = await Promise.all([
-      chainState(listNft, family, 'custom-dnat'),
-      vmObjects(listNft, family, 'chain'),
-      vmObjects(listNft, family, 'set'),
-    ])
-    return { forward, dnat, vmChains, vmSets }
+    const chainNames = namesIn(chains, 'chain', family)
+    if (!chainNames.includes('custom-forward')) return FRESH_NAMESPACE[family]
+    // only the two base chains' rules are listed, each its own nft
+    const jump = (name: string) => (chainNames.includes(name) ? jumpState(listNft, family, name) : Promise.resolve<ChainState>('missing-table'))
+    const [forward, dnat] = await Promise.all([jump('custom-forward'), jump('custom-dnat')])
+    const ours = (names: string[]) => names.filter((name) => name.startsWith(VM_CHAIN_PREFIX))
+    return { forward, dnat, vmChains: ours(chainNames), vmSets: ours(namesIn(sets, 'set', family)) }
   }
   const [ip, ip6] = await Promise.all([read('ip'), read('ip6')])
   return { ip, ip6 }
