@@ -9,7 +9,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../common/atomic-write.js'
 import type { Resolution } from '../../common/dns/resolver.js'
-import { FORWARD, isConnectedIps, resolvedKey } from '../../common/qubesdb/keys.js'
+import { FIREWALL, FORWARD, isConnectedIps, resolvedKey } from '../../common/qubesdb/keys.js'
 
 export type Entries = Record<string, string>
 
@@ -31,7 +31,6 @@ interface Snapshot {
 const VM_KEY = /^\/qubes-firewall(?:-resolved|-cached)?\/([^/]+)/
 /** What the agent itself resolved a VM's names to: kept apart from dom0's, so that it is asked again after a restart. */
 export const CACHED = '/qubes-firewall-cached/'
-const MARKER = /^\/qubes-firewall\/([^/]+)$/
 /** The global keys the agent takes; anything else without a VM is ignored, and so not kept. */
 const isGlobal = (key: string) => isConnectedIps(key) || key.startsWith(FORWARD)
 
@@ -83,15 +82,24 @@ export class PersistedState {
 
   /** Records a change: replace swaps everything, update swaps the pushed VMs' keys and the globals it carries. */
   record(op: 'replace' | 'update', pushed: Entries, resolutionOf: (vm: string) => ReadonlyMap<string, Resolution> | undefined): void {
-    const vms = new Set(Object.keys(pushed).flatMap((key) => MARKER.exec(key)?.[1] ?? []))
     const change: Change = { seq: this.seq + 1, vms: {}, globals: {}, ...(op === 'replace' && { reset: true as const }) }
-    for (const vm of vms) change.vms[vm] = {}
-    for (const [key, value] of Object.entries(pushed)) {
+    // one pass over the keys (a full push has tens of thousands): each VM's keys, and which VMs have their marker
+    const byVm = new Map<string, Entries>()
+    const vms = new Set<string>()
+    for (const key in pushed) {
+      const value = pushed[key] as string
       const owner = keyOwner(key)
-      // only what the agent took: keys of a VM without its marker were ignored, so are not kept
-      if (owner !== null && vms.has(owner)) (change.vms[owner] as Entries)[key] = value
-      else if (owner === null && isGlobal(key)) change.globals[key] = value
+      if (owner === null) {
+        if (isGlobal(key)) change.globals[key] = value
+        continue
+      }
+      let entries = byVm.get(owner)
+      if (entries === undefined) byVm.set(owner, (entries = {}))
+      entries[key] = value
+      if (key.length === FIREWALL.length + owner.length && key.startsWith(FIREWALL)) vms.add(owner)
     }
+    // only what the agent took: keys of a VM without its marker were ignored, so are not kept
+    for (const vm of vms) change.vms[vm] = byVm.get(vm) as Entries
     // a push with the forward marker carries the hop's whole set of forwards
     if (op === 'update' && FORWARD in pushed) {
       for (const key of this.globals.keys()) if (key.startsWith(FORWARD) && !(key in pushed)) change.globals[key] = null
