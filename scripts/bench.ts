@@ -123,42 +123,55 @@ async function startDaemon(dir: string): Promise<{ socket: string; stop: () => P
   return { socket, stop }
 }
 
-/** `nft -f` of what the agent loads for a full push (the text `render` prints), in a namespace of its own: the floor. */
-function floorOfFullLoad(dir: string, push: Record<string, string>): { ms: number; rules: number } {
-  const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
+/** The push in a file, and the transaction `render` prints for it (what the floor loads); its number of rules. */
+function writePushAndRender(dir: string, push: Record<string, string>): number {
   const pushFile = join(dir, 'push.json')
   writeFileSync(pushFile, JSON.stringify(push))
   const rendered = execFileSync(process.execPath, [AGENT, '--resolv-conf', '/dev/null', 'render'], { input: readFileSync(pushFile), maxBuffer: 1 << 30 })
-  const transaction = join(dir, 'transaction.nft')
-  writeFileSync(transaction, rendered)
-  const ms = medianOfRuns(() => {
-    execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
-    const start = performance.now()
-    execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', transaction])
-    return performance.now() - start
-  })
-  return { ms, rules: (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length }
+  writeFileSync(join(dir, 'transaction.nft'), rendered)
+  return (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length
 }
 
-/** Full loads swing from run to run on a busy machine: each is timed FULL_RUNS times, into an empty namespace each time. */
+/** The floor: `nft -f` of that transaction, into the empty floor namespace. */
+function timeFloor(dir: string): number {
+  const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
+  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
+  const start = performance.now()
+  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', join(dir, 'transaction.nft')])
+  return performance.now() - start
+}
+
+/** `qubes-firewall-agent apply` of the push as a process, from its start to its exit, into the empty floor namespace: a cold full load. */
+function timeColdApply(dir: string): number {
+  const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
+  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
+  const start = performance.now()
+  execFileSync('ip', ['netns', 'exec', floorNs, process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
+    input: readFileSync(join(dir, 'push.json')),
+    stdio: ['pipe', 'ignore', 'inherit'],
+  })
+  return performance.now() - start
+}
+
+/**
+ * Full loads swing from run to run on a busy machine: the daemon's replace, the floor and the cold
+ * apply are timed in turn, FULL_RUNS rounds (each into an empty namespace), so that their ratios
+ * compare runs made side by side; each the median of its runs.
+ */
 const FULL_RUNS = 3
 
-function medianOfRuns(run: () => number): number {
-  return median(Array.from({ length: FULL_RUNS }, run))
-}
-
-/** `qubes-firewall-agent apply` as a process, from its start to its exit, into the empty floor namespace: a cold full load. */
-function coldApply(dir: string): number {
-  const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
-  return medianOfRuns(() => {
-    execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
-    const start = performance.now()
-    execFileSync('ip', ['netns', 'exec', floorNs, process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
-      input: readFileSync(join(dir, 'push.json')),
-      stdio: ['pipe', 'ignore', 'inherit'],
-    })
-    return performance.now() - start
-  })
+async function fullLoads(client: Client, dir: string, push: Record<string, string>): Promise<{ full: number; floor: number; apply: number }> {
+  const runs = { full: [] as number[], floor: [] as number[], apply: [] as number[] }
+  for (let i = 0; i < FULL_RUNS; i++) {
+    // the daemon reads the kernel's facts afresh at each replace
+    execFileSync('nft', ['flush', 'ruleset'])
+    const [ms, loaded] = await timed(() => client.request({ op: 'replace', entries: push }))
+    if (!loaded.ok) throw new Error(`replace failed: ${loaded.error}`)
+    runs.full.push(ms)
+    runs.floor.push(timeFloor(dir))
+    runs.apply.push(timeColdApply(dir))
+  }
+  return { full: median(runs.full), floor: median(runs.floor), apply: median(runs.apply) }
 }
 
 /**
@@ -251,15 +264,8 @@ async function measure(vms: number): Promise<Row> {
     const client = await Client.connect(daemon.socket)
     const all: Record<string, string> = { '/connected-ips': Array.from({ length: vms }, (_, i) => vmIp(i)).join(' ') }
     for (let i = 0; i < vms; i++) Object.assign(all, vmEntries(i, RULES))
-    const fulls: number[] = []
-    for (let i = 0; i < FULL_RUNS; i++) {
-      // each replace into an empty namespace: the daemon reads the kernel's facts afresh
-      execFileSync('nft', ['flush', 'ruleset'])
-      const [ms, loaded] = await timed(() => client.request({ op: 'replace', entries: all }))
-      if (!loaded.ok) throw new Error(`replace failed: ${loaded.error}`)
-      fulls.push(ms)
-    }
-    const full = median(fulls)
+    const rules = writePushAndRender(dir, all)
+    const { full, floor, apply } = await fullLoads(client, dir, all)
     // back to back, as a script of qvm-firewall adds sends them: each one's clean-up is paid by the next
     const update = async (u: number) => {
       const [ms, answer] = await timed(() => client.request({ op: 'update', entries: vmEntries(u % vms, RULES, u + 1) }))
@@ -281,10 +287,8 @@ async function measure(vms: number): Promise<Row> {
     const dom0Add = dom0AddConfirmed(join(dir, 'qubes'), registryVms)
     await daemon.stop()
     const stateBytes = sizeOf(join(dir, 'state'))
-    const floor = floorOfFullLoad(dir, all)
-    const apply = coldApply(dir)
     const { chain: chainFloor, jump: jumpFloor } = await floorsOfOneChain(dir)
-    return { vms, rules: floor.rules, full, floor: floor.ms, apply, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
+    return { vms, rules, full, floor, apply, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
   } finally {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -296,9 +300,10 @@ async function main(): Promise<void> {
   for (const vms of SIZES) rows.push(await measure(vms))
   const base = rows[0] as Row
   console.log(`qubes-firewall bench, through the daemon's socket (${RULES} rules a VM, ${UPDATES} updates back to back, one run)`)
-  console.log(`full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced), median of ${FULL_RUNS}, each into an empty namespace;`)
-  console.log(`  floor: \`nft -f\` of the very transaction \`render\` prints for it, into an empty namespace, median of ${FULL_RUNS}`)
-  console.log(`  cold apply: \`qubes-firewall-agent apply\` of the same push as a process (node's start, parse, render streamed into nft), into an empty namespace, median of ${FULL_RUNS}`)
+  console.log(`full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced), into an empty namespace;`)
+  console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
+  console.log("  cold apply: `qubes-firewall-agent apply` of the same push as a process (node's start, parse, render streamed into nft), into an empty namespace")
+  console.log(`  the three timed in turn, ${FULL_RUNS} rounds, each the median of its ${FULL_RUNS} runs`)
   console.log('update: a one-VM update, sent and answered (parse, plan, nft, journal line synced), in ms:')
   console.log('  back to back (each pays the previous one\'s clean-up), and spaced by 300 ms (clean-up done in between)')
   console.log('  chain floor: one VM chain of the render plus its map element, into the loaded namespace through a bare nft session (`nft -i`,')
