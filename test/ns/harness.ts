@@ -374,7 +374,10 @@ export class Lab {
     const exits = [...this.children].map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(null) : child.once('exit', resolve))))
     for (const child of this.children) child.kill('SIGKILL')
     await Promise.race([Promise.all(exits), new Promise((resolve) => setTimeout(resolve, 3000).unref())])
-    for (const ns of Object.values(this.ns)) await execa('ip', ['netns', 'del', ns], { reject: false })
+    for (const ns of Object.values(this.ns)) {
+      killLeftovers(String((await execa('ip', ['netns', 'pids', ns], { reject: false })).stdout))
+      await execa('ip', ['netns', 'del', ns], { reject: false })
+    }
     rmSync(this.dir, { recursive: true, force: true })
     liveLabs.delete(this)
   }
@@ -384,12 +387,27 @@ export class Lab {
     for (const child of this.children) child.kill('SIGKILL')
     for (const ns of Object.values(this.ns)) {
       try {
+        killLeftovers(execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' })
       } catch {
         // already gone
       }
     }
     rmSync(this.dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Kills what still runs in a namespace after the lab's own children were killed: a daemon killed
+ * with SIGKILL leaves its drop log's tcpdump behind (`pids`: what `ip netns pids` printed).
+ */
+function killLeftovers(pids: string): void {
+  for (const pid of pids.split(/\s+/).filter((word) => /^[0-9]+$/.test(word))) {
+    try {
+      process.kill(Number(pid), 'SIGKILL')
+    } catch {
+      // gone meanwhile
+    }
   }
 }
 
