@@ -18,6 +18,9 @@ export class NftApplyError extends Error {
   override name = 'NftApplyError'
 }
 
+/** Where nft read what it complains of: `FILE:LINE:COLUMN[-COLUMN]: `, the line number captured. */
+const NFT_LOCATION = /^\/\S+:(\d+):\d+(-\d+)?: /
+
 /**
  * What nft said when it refused a transaction, whichever way it was given it (a file, the session's
  * include, a stream): its first three lines of text (the caret lines under an echoed command carry
@@ -29,11 +32,11 @@ export function nftRefused(output: string, quote?: (line: number) => string | un
     .split('\n')
     .filter((line) => line.trim() !== '' && !/^\s*\^+\s*$/.test(line) && !line.startsWith('In file included from '))
     .flatMap((line, i, all) => {
-      const at = quote && /^\/\S+:(\d+):\d+(-\d+)?: /.exec(line)
+      const at = quote && NFT_LOCATION.exec(line)
       const quoted = at ? quote(Number(at[1])) : undefined
       return quoted === undefined || all[i + 1] === quoted ? [line] : [line, quoted]
     })
     // where nft read it (a temporary file, gone by now) says nothing: the command itself follows
-    .map((line) => line.replace(/^\/\S+:\d+:\d+(-\d+)?: /, ''))
+    .map((line) => line.replace(NFT_LOCATION, ''))
   return new NftApplyError(`nft refused the transaction: ${lines.slice(0, 3).join(' | ').slice(0, 500)}`)
 }
