@@ -1,7 +1,7 @@
 // A full load streamed into nft while it is rendered: nft parses what was written while the agent
 // renders the next parts, so on two cores most of the render hides behind nft's own parse. nft
-// reads a FIFO in a directory only root can enter; nothing reaches the kernel before nft has read
-// to the end, and it takes all of it or none of it.
+// reads a FIFO in a directory only root can enter (nft/transaction-file.ts); nothing reaches the
+// kernel before nft has read to the end, and it takes all of it or none of it.
 //
 // Cut short (the agent killed mid-way: the kernel closes our end), nft would take what it read for
 // the whole transaction. So the parts come in an order where every prefix leaves each VM on its old
@@ -9,12 +9,11 @@
 // every VM's traffic passes first, goes in ONE write(2) of at most PIPE_BUF bytes, which the kernel
 // never splits: nft reads all of it or none of it. On an error of ours, nft is killed before our
 // end is closed: it takes nothing.
-import { closeSync, constants, mkdtempSync, openSync, rmdirSync, rmSync } from 'node:fs'
+import { closeSync, constants, openSync, rmSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { runCommand, type CommandResult } from '../../common/run-command.js'
 import { NftApplyError, nftRefused } from '../errors.js'
+import { withPrivatePath } from './transaction-file.js'
 import { PIPE_BUF, type StreamedTransaction } from './transaction.js'
 
 /** Parts are gathered into writes of about this size (a pipe holds 64 KiB). */
@@ -24,9 +23,7 @@ const WRITE_BYTES = 64 * 1024
 export async function runNftStreamed(nft: readonly [string, ...string[]], transaction: StreamedTransaction): Promise<void> {
   const last = Buffer.from(transaction.last)
   if (last.length > PIPE_BUF) throw new NftApplyError(`a streamed transaction's last part is ${last.length} bytes, more than PIPE_BUF (${PIPE_BUF})`)
-  const dir = mkdtempSync(join(tmpdir(), 'qubes-firewall-'))
-  const fifo = join(dir, 'transaction.nft')
-  try {
+  await withPrivatePath(async (fifo) => {
     const made = await runCommand('mkfifo', ['-m', '600', fifo])
     if (made.exitCode !== 0) throw new NftApplyError(`cannot make a FIFO for nft: ${made.stderr.trim() || made.failure}`)
     const abort = new AbortController()
@@ -42,10 +39,7 @@ export async function runNftStreamed(nft: readonly [string, ...string[]], transa
       await kill()
       throw err
     }
-  } finally {
-    rmSync(fifo, { force: true })
-    rmdirSync(dir)
-  }
+  })
 }
 
 /** The transaction into the FIFO, to nft reading it; resolves once nft took it, throws if it did not. */
