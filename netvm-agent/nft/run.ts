@@ -52,10 +52,15 @@ function* resumed(head: string, rest: Iterator<string>): Generator<string> {
 
 /**
  * `nft -j list ...`, parsed; undefined when the object does not exist. `list sets` comes terse
- * (names, no elements): the drop log's rate sets alone may hold 65535 elements each.
+ * (names, no elements): the drop log's rate sets alone may hold 65535 elements each. `nft`: the
+ * program and its first arguments (tests: `ip netns exec NS nft`).
  */
-export const listNft: ListNft = async (args) => {
-  const result = await runCommand(NFT, ['-j', ...(args[0] === 'sets' ? ['-t'] : []), 'list', ...args])
-  if (result.exitCode !== 0) return undefined
-  return JSON.parse(result.stdout) as unknown
+export function listNftWith(nft: readonly [string, ...string[]]): ListNft {
+  return async (args) => {
+    const result = await runCommand(nft[0], [...nft.slice(1), '-j', ...(args[0] === 'sets' ? ['-t'] : []), 'list', ...args])
+    if (result.exitCode !== 0) return undefined
+    return JSON.parse(result.stdout) as unknown
+  }
 }
+
+export const listNft: ListNft = listNftWith([NFT])

@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import type { EpochSeconds, Hostname } from '../../common/rule/model.js'
 import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from '../../netvm-agent/kernel-facts.js'
 import type { Command, RuleObj, Selector, Statement, Value } from '../../netvm-agent/nft/model.js'
+import { listNftWith } from '../../netvm-agent/nft/run.js'
 import { serialise } from '../../netvm-agent/nft/serialise.js'
 import { chainNamer, planFull, planGarbage, planIncremental, type Connected, type LoadedVm, type PlanInput } from '../../netvm-agent/plan.js'
 import { parsePush } from '../../netvm-agent/push/parse.js'
@@ -168,10 +169,7 @@ function namespaces(lab: Lab) {
     ip: sansHandles(JSON.parse(await nft(ns, '-j', 'list', 'table', 'ip', 'qubes'))),
     ip6: sansHandles(JSON.parse(await nft(ns, '-j', 'list', 'table', 'ip6', 'qubes'))),
   })
-  const listNft = (ns: string) => async (args: readonly string[]) => {
-    const r = await lab.exec(ns, 'nft', ['-j', 'list', ...args])
-    return r.exitCode === 0 ? (JSON.parse(r.stdout) as unknown) : undefined
-  }
+  const listNft = (ns: string) => listNftWith(['ip', 'netns', 'exec', ns, 'nft'])
   return {
     flush: async () => {
       await nft(json, 'flush', 'ruleset')

@@ -9,6 +9,7 @@ import t from 'tap'
 import { Agent } from '../../netvm-agent/agent.js'
 import { realEffects } from '../../netvm-agent/effects.js'
 import { NftApplyError } from '../../netvm-agent/errors.js'
+import { listNftWith } from '../../netvm-agent/nft/run.js'
 import { SESSION_MAX_BYTES } from '../../netvm-agent/nft/session.js'
 import { runNftStreamed } from '../../netvm-agent/nft/stream.js'
 import { PIPE_BUF, transactionText, type StreamedTransaction } from '../../netvm-agent/nft/transaction.js'
@@ -39,10 +40,7 @@ async function streamedFor(lab: Lab, entries: Entries): Promise<StreamedTransact
       if (typeof transaction === 'string') throw new Error('a full load should be streamed')
       captured = { parts: [transactionText({ parts: transaction.parts, last: '' })], last: transaction.last }
     },
-    listNft: async (args) => {
-      const r = await lab.nft('-j', ...(args[0] === 'sets' ? ['-t'] : []), 'list', ...args)
-      return r.exitCode === 0 ? (JSON.parse(r.stdout) as unknown) : undefined
-    },
+    listNft: listNftWith(['ip', 'netns', 'exec', lab.ns.fw, 'nft']),
   })
   await agent.replace(parsePush(entries))
   if (captured === undefined) throw new Error('nothing was loaded')
