@@ -2,7 +2,7 @@
 // number of VMs: a full load (replace) and one-VM updates sent back to back, each answered, against
 // the floor of a plain `nft -f` of the same ruleset. Runs itself inside private network namespaces.
 // (One file over 250 lines: it runs itself again inside its namespaces, so its parts stay together.)
-import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync, type ExecFileSyncOptions } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -132,26 +132,24 @@ function writePushAndRender(dir: string, push: Record<string, string>): number {
   return (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length
 }
 
-/** The floor: `nft -f` of that transaction, into the empty floor namespace. */
-function timeFloor(dir: string): number {
+/** `command` in the floor namespace, emptied first: from its start to its exit. */
+function timedInEmptyFloorNs(command: string[], options: ExecFileSyncOptions = {}): number {
   const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
   execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
   const start = performance.now()
-  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', '-f', join(dir, 'transaction.nft')])
+  execFileSync('ip', ['netns', 'exec', floorNs, ...command], options)
   return performance.now() - start
 }
 
-/** `qubes-firewall-agent apply` of the push as a process, from its start to its exit, into the empty floor namespace: a cold full load. */
-function timeColdApply(dir: string): number {
-  const floorNs = process.env['QF_BENCH_FLOOR_NS'] as string
-  execFileSync('ip', ['netns', 'exec', floorNs, 'nft', 'flush', 'ruleset'])
-  const start = performance.now()
-  execFileSync('ip', ['netns', 'exec', floorNs, process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
+/** The floor: `nft -f` of that transaction. */
+const timeFloor = (dir: string) => timedInEmptyFloorNs(['nft', '-f', join(dir, 'transaction.nft')])
+
+/** `qubes-firewall-agent apply` of the push as a process: a cold full load. */
+const timeColdApply = (dir: string) =>
+  timedInEmptyFloorNs([process.execPath, AGENT, '--resolv-conf', '/dev/null', '--rw-dir', join(dir, 'rw-cold'), 'apply', '--force'], {
     input: readFileSync(join(dir, 'push.json')),
     stdio: ['pipe', 'ignore', 'inherit'],
   })
-  return performance.now() - start
-}
 
 /**
  * Full loads swing from run to run on a busy machine: the daemon's replace, the floor and the cold
