@@ -16,6 +16,7 @@ import { deleteChain, deleteNameSet, mapElement, mapElements, renderVmChain, vmC
 import { inForceOf, stateFromApply, type NameState } from './names/name-state.js'
 import { dispatchChainsRefilled, dispatchJump, ownedObjects, renderConnectedSet, vmMapsEmptied } from './nft/skeleton.js'
 import type { Family, ForwardRule, Resolution, VmEntry } from './push/model.js'
+import { familyOfVmIp } from './push/vm-ip.js'
 
 export interface LoadedVm {
   entry: VmEntry
@@ -133,18 +134,20 @@ export interface FullPlan {
 /** Everything from scratch: skeleton, both maps, every VM of `vms` in a fresh chain, all old chains deleted. */
 export function planFull(vms: ReadonlyMap<string, VmEntry>, state: FullState, facts: KernelFacts, input: PlanInput): FullPlan {
   const taken = new Set([...facts.ip.vmChains, ...facts.ip6.vmChains])
-  const chains = [...vms].map(([ip, entry]) => ({ ip, entry, chain: input.nextChain(ip, taken) }))
+  // a VM's entry is read only as its chain is rendered (a push's VMs are parsed when first read)
+  const chains = [...vms.keys()].map((ip) => ({ ip, family: familyOfVmIp(ip), chain: input.nextChain(ip, taken) }))
   const loaded = new Map<string, LoadedVm>()
   // each iteration renders again (the same chains: the names are chosen above), so it can be repeated
   function* vmChains(): Generator<Command[]> {
-    for (const { ip, entry, chain } of chains) {
+    for (const { ip, chain } of chains) {
+      const entry = vms.get(ip) as VmEntry
       const rendered = renderVmChain(entry, input.ctx, chain)
       loaded.set(ip, loadedVm(entry, input.resolutions.get(ip) ?? new Map(), rendered, chain, input.ctx.now))
       yield rendered.commands
     }
   }
   const elementsOf = (family: NftFamily) =>
-    chains.filter((c) => nftFamily(familyOf(c.entry)) === family).map((c): [string, string] => [c.ip, c.chain])
+    chains.filter((c) => nftFamily(c.family) === family).map((c): [string, string] => [c.ip, c.chain])
   return {
     prologue: FAMILIES.flatMap((family) => prologueOf(family, facts)),
     vmChains: { [Symbol.iterator]: vmChains },

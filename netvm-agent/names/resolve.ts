@@ -4,6 +4,7 @@ import type { Hostname } from '../../common/rule/model.js'
 import type { Nameservers } from '../../common/dns/resolv-conf.js'
 import { forFamily } from '../../common/dns/resolver.js'
 import type { FwRule, Push, Resolution, VmEntry } from '../push/model.js'
+import { VmsParsedOnRead } from '../push/vms-parsed-on-read.js'
 
 /** Per VM, what the agent itself resolved names to before a restart: used once, to restore without DNS. */
 export type CachedResolutions = ReadonlyMap<string, ReadonlyMap<string, Resolution>>
@@ -22,8 +23,14 @@ function ruleName(rule: FwRule): Hostname | undefined {
   return rule.dsthost?.kind === 'name' ? rule.dsthost.name : undefined
 }
 
+/** The VMs whose rules may name a host, read: of a push not read yet, only those (the rest are read as they are rendered). */
+function namingVms(vms: ReadonlyMap<string, VmEntry>): [string, VmEntry][] {
+  if (!(vms instanceof VmsParsedOnRead)) return [...vms]
+  return [...vms.mayNameHosts()].map((ip) => [ip, vms.get(ip) as VmEntry])
+}
+
 /**
- * Each VM's names -> how they resolved (`not resolved` where nothing answered): what is known first,
+ * Each VM with names -> how they resolved (`not resolved` where nothing answered): what is known first,
  * then dom0's answer, then the agent's own; a failed query of the VM's own family is a failure.
  */
 export async function resolvePushNames(
@@ -37,7 +44,8 @@ export async function resolvePushNames(
 ): Promise<Map<string, Map<Hostname, Resolution>>> {
   const now = fx.now()
   const wanted = new Set<Hostname>()
-  for (const [ip, entry] of push.vms) {
+  const naming = namingVms(push.vms)
+  for (const [ip, entry] of naming) {
     if (!entry.ok) continue
     for (const name of liveRules(entry, now).map(ruleName)) {
       if (name !== undefined && !entry.vm.resolved.has(name) && known(ip, name) === undefined) wanted.add(name)
@@ -45,7 +53,7 @@ export async function resolvePushNames(
   }
   const own = wanted.size === 0 ? new Map<string, Resolution>() : await fx.resolve([...wanted], fx.nameservers())
   const perVm = new Map<string, Map<Hostname, Resolution>>()
-  for (const [ip, entry] of push.vms) {
+  for (const [ip, entry] of naming) {
     const resolution = new Map<Hostname, Resolution>()
     perVm.set(ip, resolution)
     if (!entry.ok) continue

@@ -6,7 +6,7 @@ import { parseForwards } from './forward.js'
 import { LIMITS } from './limits.js'
 import type { Push } from './model.js'
 import { routeEntries } from './route.js'
-import { parseVms } from './vm.js'
+import { parseVms } from './vms-parsed-on-read.js'
 
 function pushEntries(untrustedPush: unknown): [string, unknown][] {
   if (typeof untrustedPush !== 'object' || untrustedPush === null || Array.isArray(untrustedPush)) {

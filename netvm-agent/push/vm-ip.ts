@@ -10,3 +10,6 @@ export function parseVmIp(untrusted: string): { ip: string; family: Family } | u
   if (v6 && v6.toString() === untrusted) return { ip: untrusted, family: 6 }
   return undefined
 }
+
+/** The family of a VM's address as parseVmIp() gave it (a key of Push.vms). */
+export const familyOfVmIp = (ip: string): Family => (ip.includes(':') ? 6 : 4)

@@ -1,12 +1,11 @@
 // A VM's entries, gathered from a push, become its typed rules or its failure: a VM whose entries
 // do not parse is blocked, and the error names the rule; other VMs are not affected.
 import { RuleParseError } from '../../common/errors.js'
-import { FIREWALL } from '../../common/qubesdb/keys.js'
 import { shown } from '../../common/untrusted-text.js'
 import { LIMITS } from './limits.js'
 import type { Family, FwRule, VmEntry, VmRules } from './model.js'
 import { parseResolved } from './resolution.js'
-import { newRuleCache, parseCachedRule, type RuleCache } from './rule-cache.js'
+import { parseCachedRule, type RuleCache } from './rule-cache.js'
 
 /** One VM's entries as pushed, not parsed yet: its keys below /qubes-firewall/<ip>/ and its resolved names. */
 export interface RawVm {
@@ -18,7 +17,7 @@ export interface RawVm {
   resolved: Map<string, string>
 }
 
-function parseVm(raw: RawVm, cache: RuleCache): VmEntry {
+export function parseVm(raw: RawVm, cache: RuleCache): VmEntry {
   let ruleNumber: number | null = null
   try {
     const policy = raw.keys.get('policy')
@@ -39,20 +38,4 @@ function parseVm(raw: RawVm, cache: RuleCache): VmEntry {
     if (!(err instanceof RuleParseError)) throw err
     return { ok: false, failure: { ip: raw.ip, family: raw.family, error: err.message, rule: ruleNumber } }
   }
-}
-
-/** Every VM of a push, by address; `ignored` names the VMs whose rules are not complete. */
-export function parseVms(raws: Iterable<RawVm>): { vms: Map<string, VmEntry>; ignored: string[] } {
-  const vms = new Map<string, VmEntry>()
-  const ignored: string[] = []
-  const cache = newRuleCache()
-  for (const raw of raws) {
-    // as in Qubes, a VM's rules count only once its empty /qubes-firewall/<ip> key says they are complete
-    if (!raw.marker) {
-      ignored.push(`${FIREWALL}${raw.ip}/*`)
-      continue
-    }
-    vms.set(raw.ip, parseVm(raw, cache))
-  }
-  return { vms, ignored }
 }
