@@ -228,9 +228,10 @@ function sizeOf(dir: string): number {
  * of an update that grows with the number of VMs. Medians of 9.
  */
 async function floorsOfOneChain(dir: string): Promise<{ chain: number; jump: number }> {
-  const rendered = readFileSync(join(dir, 'transaction.nft'), 'utf8').split('\n')
-  const chain = /^add chain ip qubes (qf-vm-\S+)$/m.exec(rendered.join('\n'))?.[1]
-  if (chain === undefined) throw new Error('no VM chain in the render')
+  const rendered = readFileSync(join(dir, 'transaction.nft'), 'utf8')
+  // a VM chain's block: `add chain ip qubes C {`, its rules, `}`
+  const [block, chain] = /^add chain ip qubes (qf-vm-\S+) \{\n(?: {2}.*\n)*\}$/m.exec(rendered) ?? []
+  if (block === undefined || chain === undefined) throw new Error('no VM chain in the render')
   const session = new NftSession('nft')
   const timedRun = async (script: string) => {
     const start = performance.now()
@@ -244,8 +245,7 @@ async function floorsOfOneChain(dir: string): Promise<{ chain: number; jump: num
     const jumpTimes: number[] = []
     for (let i = 0; i < 9; i++) {
       const fresh = `qf-bench-${i}`
-      const lines = rendered.filter((l) => l === `add chain ip qubes ${chain}` || l.startsWith(`add rule ip qubes ${chain} `)).map((l) => l.replace(chain, fresh))
-      chainTimes.push(await timedRun([...lines, `add element ip qubes qf-vms-update { 10.200.0.${i + 1} : jump ${fresh} }`].join('\n')))
+      chainTimes.push(await timedRun(`${block.replace(chain, fresh)}\nadd element ip qubes qf-vms-update { 10.200.0.${i + 1} : jump ${fresh} }`))
       jumpTimes.push(await timedRun(`add element ip qubes qf-vms-update { 10.200.1.${i + 1} : jump ${fresh} }`))
     }
     return { chain: median(chainTimes), jump: median(jumpTimes) }

@@ -509,7 +509,7 @@ function parseLine(text: string, where: string, problems: string[]): Line | unde
   return { text, verb: head[1] as string, object: head[2] as string, family: head[3] as string, name: words[4] ?? '', words, ...(comment !== undefined && { comment }) }
 }
 
-/** Every word against the allowlist, one command a line, addresses in the line's own family. */
+/** Every word against the allowlist, one command a line (blocks expanded), addresses in the line's own family. */
 function wordProblems(line: Line, where: string, problems: string[]): void {
   line.words.forEach((word, i) => {
     const previous = line.words[i - 1]
@@ -582,6 +582,35 @@ function asForB(line: Line): string {
   return `${line.verb} element ${line.family} qubes ${line.name} { ${mine.join(', ')} }`
 }
 
+const BLOCK_START = /^add chain (ip|ip6) qubes (\S+) \{$/
+const BLOCK_RULE = /^ {2}(\S.*)$/
+
+/**
+ * The script's commands, one a line: a chain's block (`add chain F qubes C {`, its rules indented
+ * two spaces, `}`) stands for the chain's `add chain` and an `add rule` per rule, so each rule is
+ * checked as a command; a rule whose braces do not balance could close the block: a problem.
+ */
+function commandsOf(texts: readonly string[], problems: string[]): { text: string; where: string }[] {
+  const commands: { text: string; where: string }[] = []
+  let block: RegExpExecArray | null = null
+  texts.forEach((text, i) => {
+    const where = `line ${i + 1}`
+    if (block === null) {
+      block = BLOCK_START.exec(text)
+      commands.push({ text: block === null ? text : `add chain ${block[1]} qubes ${block[2]}`, where })
+    } else if (text === '}') {
+      block = null
+    } else {
+      const body = BLOCK_RULE.exec(text)?.[1]
+      if (body === undefined) return void problems.push(`${where}: not a rule of the block of ${block[2]}: ${show(text)}`)
+      if (body.split('{').length !== body.split('}').length) problems.push(`${where}: unbalanced braces in a rule of ${block[2]}: ${show(text)}`)
+      commands.push({ text: `add rule ${block[1]} qubes ${block[2]} ${body}`, where })
+    }
+  })
+  if (block !== null) problems.push(`the block of chain ${(block as RegExpExecArray)[2]} is not closed`)
+  return commands
+}
+
 interface Checked {
   problems: string[]
   bCommands: string[]
@@ -595,10 +624,10 @@ function checkTransactions(loaded: readonly string[], fresh = true): Checked {
   const problems: string[] = []
   const lines: Line[] = []
   const texts = script === '' ? [] : script.slice(0, -1).split('\n')
-  texts.forEach((text, i) => {
-    const line = parseLine(text, `line ${i + 1}`, problems)
+  commandsOf(texts, problems).forEach(({ text, where }) => {
+    const line = parseLine(text, where, problems)
     if (line === undefined) return
-    wordProblems(line, `line ${i + 1}`, problems)
+    wordProblems(line, where, problems)
     lines.push(line)
   })
   problems.push(...bindingProblems(lines, fresh))

@@ -2,7 +2,7 @@
 // diff like code. The skeleton (what an empty push loads) is snapshotted once; each fixture's
 // snapshot holds only its own lines, each run placed after the skeleton line it follows, and the
 // test checks that the skeleton and those lines make up the whole transaction. And how serialise
-// spells each shape of the model, or refuses a value.
+// spells each shape of the model (a chain and its rules as one block), or refuses a value.
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
@@ -77,7 +77,7 @@ function formatHunks(skeleton: readonly string[], hunks: readonly Hunk[]): strin
 const EMPTY_PUSH = {}
 const skeleton = (await render(EMPTY_PUSH)).transaction.split('\n')
 
-t.plan(files.length + 2)
+t.plan(files.length + 3)
 t.test('the skeleton: what an empty push loads', async (t) => {
   const { transaction, result } = await render(EMPTY_PUSH)
   t.matchSnapshot(result, 'what the agent answers')
@@ -94,6 +94,27 @@ for (const file of files) {
     t.same(withHunks(skeleton, hunks), lines, 'the skeleton and those lines are the whole transaction')
   })
 }
+
+// a chain added with the rules appended to it right after: one block; anything else ends the block
+t.test('serialise: a chain and the rules appended to it next are one block', async (t) => {
+  const obj = { family: 'ip' as const, table: 'qubes' }
+  const chain = (name: string, extra: object = {}): Command => ({ add: { chain: { ...obj, name, ...extra } } })
+  const append = (chain: string, expr: Statement[], extra: Partial<RuleObj> = {}): Command => ({ add: { rule: { ...obj, chain, expr, ...extra } } })
+  t.equal(
+    serialise([chain('c'), append('c', [{ counter: null }, { return: null }], { comment: 'vm 10.137.0.5 rule 0' }), append('c', [{ drop: null }]), chain('d'), append('e', [{ accept: null }])]),
+    ['add chain ip qubes c {', '  counter return comment "vm 10.137.0.5 rule 0"', '  drop', '}', 'add chain ip qubes d', 'add rule ip qubes e accept', ''].join('\n'),
+    'a rule of another chain is a command of its own; a chain without rules stays one line',
+  )
+  const base = chain('input', { type: 'filter', hook: 'input', prio: 0 })
+  t.equal(serialise([base, append('input', [{ accept: null }])]), 'add chain ip qubes input { type filter hook input priority 0 ; }\nadd rule ip qubes input accept\n', 'a base chain: not a block')
+  t.equal(
+    serialise([chain('c'), append('c', [{ accept: null }], { index: 0 }), append('c', [{ drop: null }])]),
+    'add chain ip qubes c\nadd rule ip qubes c index 0 accept\nadd rule ip qubes c drop\n',
+    'a rule with a position: not in the block, nor what follows it',
+  )
+  t.equal(serialise([chain('c'), append('c', [{ accept: null }], { family: 'ip6' })]), 'add chain ip qubes c\nadd rule ip6 qubes c accept\n', 'a rule of another family: not in the block')
+  t.throws(() => serialise([chain('c'), append('c', [{ accept: null }], { comment: 'x" }\nflush ruleset' })]), /invalid comment/, 'a rule in a block is checked as any other')
+})
 
 // each model shape's native spelling, and the values serialise refuses rather than write
 t.test('serialise: native spellings and refusals', async (t) => {

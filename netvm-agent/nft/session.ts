@@ -46,7 +46,7 @@ export class NftSession {
     private readonly recycleAfterBytes = SESSION_RECYCLE_BYTES,
   ) {}
 
-  /** Loads `script` (nft's native syntax, one command a line) as one transaction; one at a time. */
+  /** Loads `script` (nft's native syntax, as serialise() writes it) as one transaction; one at a time. */
   run(script: string): Promise<void> {
     const next = this.queue.then(() => this.load(script))
     this.queue = next.catch(() => undefined)

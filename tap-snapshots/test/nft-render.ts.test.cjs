@@ -7,10 +7,12 @@
 'use strict'
 exports[`test/nft-render.ts > TAP > fail-closed.json > what it loads beyond the skeleton 1`] = `
 @@ after skeleton line 62: add set ip6 qubes qf-log-rate { type ipv6_addr ; flags dynamic,timeout ; size 65535 ; timeout 60s ; }
-+ add chain ip qubes qf-vm-10-137-0-5-g0
-+ add rule ip qubes qf-vm-10-137-0-5-g0 counter goto qf-reject comment "vm 10.137.0.5 blocked: rules did not parse"
-+ add chain ip qubes qf-vm-10-137-0-6-g1
-+ add rule ip qubes qf-vm-10-137-0-6-g1 counter goto qf-reject comment "vm 10.137.0.6 rule 1: name did not resolve, blocking from here"
++ add chain ip qubes qf-vm-10-137-0-5-g0 {
++   counter goto qf-reject comment "vm 10.137.0.5 blocked: rules did not parse"
++ }
++ add chain ip qubes qf-vm-10-137-0-6-g1 {
++   counter goto qf-reject comment "vm 10.137.0.6 rule 1: name did not resolve, blocking from here"
++ }
 @@ after skeleton line 64: flush map ip qubes qf-vms
 + add element ip qubes qf-vms { 10.137.0.5 : goto qf-vm-10-137-0-5-g0, 10.137.0.6 : goto qf-vm-10-137-0-6-g1 }
 
@@ -47,8 +49,9 @@ Object {
 
 exports[`test/nft-render.ts > TAP > forwards.json > what it loads beyond the skeleton 1`] = `
 @@ after skeleton line 62: add set ip6 qubes qf-log-rate { type ipv6_addr ; flags dynamic,timeout ; size 65535 ; timeout 60s ; }
-+ add chain ip qubes qf-vm-10-137-0-2-g0
-+ add rule ip qubes qf-vm-10-137-0-2-g0 counter return comment "vm 10.137.0.2 policy"
++ add chain ip qubes qf-vm-10-137-0-2-g0 {
++   counter return comment "vm 10.137.0.2 policy"
++ }
 @@ after skeleton line 64: flush map ip qubes qf-vms
 + add element ip qubes qf-vms { 10.137.0.2 : goto qf-vm-10-137-0-2-g0 }
 @@ after skeleton line 66: flush chain ip qubes qf-inbound
