@@ -129,7 +129,8 @@ function writePushAndRender(dir: string, push: Record<string, string>): number {
   writeFileSync(pushFile, JSON.stringify(push))
   const rendered = execFileSync(process.execPath, [AGENT, '--resolv-conf', '/dev/null', 'render'], { input: readFileSync(pushFile), maxBuffer: 1 << 30 })
   writeFileSync(join(dir, 'transaction.nft'), rendered)
-  return (rendered.toString().match(/^(add|insert) rule /gm) ?? []).length
+  // a rule a command, or a line of a chain's block
+  return (rendered.toString().match(/^((add|insert) rule | {2}\S)/gm) ?? []).length
 }
 
 /** `command` in the floor namespace, emptied first: from its start to its exit. */
