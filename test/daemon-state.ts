@@ -35,6 +35,16 @@ t.test('update swaps the pushed VMs, replace everything, remove forgets; only wh
   t.same(new PersistedState(dir).load(), vm('10.137.0.5', 'action=accept'), 'replace clears the rest, globals included')
 })
 
+t.test('each key goes with its VM (its rules, dom0\'s answers); forwards and /connected-ips are global', async (t) => {
+  const dir = t.testdir()
+  const state = new PersistedState(dir)
+  const forwards = { '/qubes-firewall-forward': '', '/qubes-firewall-forward/0': 'proto=tcp dport=80 to=10.137.0.2 toport=8080' }
+  const answered = { '/qubes-firewall-resolved/10.137.0.2/www.example': '192.0.2.1' }
+  state.record('replace', { ...vm('10.137.0.2', 'action=accept dsthost=www.example'), ...answered, ...vm('10.137.0.3', 'action=drop'), ...forwards, '/connected-ips': '10.137.0.3' }, none)
+  state.forget(['10.137.0.2'])
+  t.same(new PersistedState(dir).load(), { ...vm('10.137.0.3', 'action=drop'), ...forwards, '/connected-ips': '10.137.0.3' }, "a VM forgotten takes dom0's answers with it")
+})
+
 t.test('a torn last line was never answered: ignored', async (t) => {
   const dir = t.testdir()
   const state = new PersistedState(dir)

@@ -9,7 +9,7 @@ import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync
 import { join } from 'node:path'
 import { atomicWriteFile } from '../../common/atomic-write.js'
 import type { Resolution } from '../../common/dns/resolver.js'
-import { FIREWALL, FORWARD, isConnectedIps, resolvedKey } from '../../common/qubesdb/keys.js'
+import { FIREWALL, FORWARD, isConnectedIps, RESOLVED, resolvedKey } from '../../common/qubesdb/keys.js'
 
 export type Entries = Record<string, string>
 
@@ -28,15 +28,41 @@ interface Snapshot {
   globals: Entries
 }
 
-const VM_KEY = /^\/qubes-firewall(?:-resolved|-cached)?\/([^/]+)/
 /** What the agent itself resolved a VM's names to: kept apart from dom0's, so that it is asked again after a restart. */
 export const CACHED = '/qubes-firewall-cached/'
 /** The global keys the agent takes; anything else without a VM is ignored, and so not kept. */
 const isGlobal = (key: string) => isConnectedIps(key) || key.startsWith(FORWARD)
+/** A VM's keys start with one of these, then its IP. */
+const VM_KEY_PREFIXES = [FIREWALL, RESOLVED, CACHED]
 
 /** Which VM a key belongs to (its IP), or null for a global key such as /connected-ips. */
-export function keyOwner(key: string): string | null {
-  return VM_KEY.exec(key)?.[1] ?? null
+function keyOwner(key: string): string | null {
+  // (startsWith and indexOf, not a regular expression: a full push has tens of thousands of keys)
+  for (const prefix of VM_KEY_PREFIXES) {
+    if (!key.startsWith(prefix)) continue
+    const end = key.indexOf('/', prefix.length)
+    const owner = end < 0 ? key.slice(prefix.length) : key.slice(prefix.length, end)
+    return owner === '' ? null : owner
+  }
+  return null
+}
+
+/** Entries grouped by the VM they belong to, and the global ones. */
+function groupByVm(entries: Entries): { vms: Map<string, Entries>; globals: Map<string, string> } {
+  const vms = new Map<string, Entries>()
+  const globals = new Map<string, string>()
+  for (const key in entries) {
+    const value = entries[key] as string
+    const owner = keyOwner(key)
+    if (owner === null) {
+      globals.set(key, value)
+      continue
+    }
+    let ofVm = vms.get(owner)
+    if (ofVm === undefined) vms.set(owner, (ofVm = {}))
+    ofVm[key] = value
+  }
+  return { vms, globals }
 }
 
 export class PersistedState {
@@ -70,35 +96,19 @@ export class PersistedState {
   /** Takes `entries` (what the restored agent enforces) as the state, written afresh as a snapshot. */
   restore(entries: Entries): void {
     this.seq = Math.max(this.seq, this.loadedSeq)
-    this.vms = new Map()
-    this.globals = new Map()
-    for (const [key, value] of Object.entries(entries)) {
-      const owner = keyOwner(key)
-      if (owner !== null) this.vms.set(owner, { ...this.vms.get(owner), [key]: value })
-      else if (isGlobal(key)) this.globals.set(key, value)
-    }
+    const { vms, globals } = groupByVm(entries)
+    this.vms = vms
+    this.globals = new Map([...globals].filter(([key]) => isGlobal(key)))
     this.compact()
   }
 
   /** Records a change: replace swaps everything, update swaps the pushed VMs' keys and the globals it carries. */
   record(op: 'replace' | 'update', pushed: Entries, resolutionOf: (vm: string) => ReadonlyMap<string, Resolution> | undefined): void {
     const change: Change = { seq: this.seq + 1, vms: {}, globals: {}, ...(op === 'replace' && { reset: true as const }) }
-    // one pass over the keys (a full push has tens of thousands): each VM's keys, and which VMs have their marker
-    const byVm = new Map<string, Entries>()
-    const vms = new Set<string>()
-    for (const key in pushed) {
-      const value = pushed[key] as string
-      const owner = keyOwner(key)
-      if (owner === null) {
-        if (isGlobal(key)) change.globals[key] = value
-        continue
-      }
-      let entries = byVm.get(owner)
-      if (entries === undefined) byVm.set(owner, (entries = {}))
-      entries[key] = value
-      if (key.length === FIREWALL.length + owner.length && key.startsWith(FIREWALL)) vms.add(owner)
-    }
+    const { vms: byVm, globals } = groupByVm(pushed)
+    for (const [key, value] of globals) if (isGlobal(key)) change.globals[key] = value
     // only what the agent took: keys of a VM without its marker were ignored, so are not kept
+    const vms = [...byVm.keys()].filter((vm) => pushed[`${FIREWALL}${vm}`] !== undefined)
     for (const vm of vms) change.vms[vm] = byVm.get(vm) as Entries
     // a push with the forward marker carries the hop's whole set of forwards
     if (op === 'update' && FORWARD in pushed) {
@@ -190,11 +200,9 @@ export class PersistedState {
       const untrusted = JSON.parse(snapshotText) as { version?: number; entries?: Entries; seq?: number; vms?: Record<string, Entries>; globals?: Entries }
       if (untrusted.version === 1 && untrusted.entries) {
         // the first format: one entries object
-        for (const [key, value] of Object.entries(untrusted.entries)) {
-          const owner = keyOwner(key)
-          if (owner !== null) vms.set(owner, { ...vms.get(owner), [key]: value })
-          else globals.set(key, value)
-        }
+        const grouped = groupByVm(untrusted.entries)
+        for (const [ip, entries] of grouped.vms) vms.set(ip, entries)
+        for (const [key, value] of grouped.globals) globals.set(key, value)
       } else if (untrusted.version === 2) {
         for (const [ip, entries] of Object.entries(untrusted.vms ?? {})) vms.set(ip, entries)
         for (const [key, value] of Object.entries(untrusted.globals ?? {})) globals.set(key, value)
