@@ -102,18 +102,22 @@ async function writeParts(writer: FileHandle, parts: Iterable<string>, last: Buf
     if (batch.length < WRITE_BYTES) continue
     await inFlight
     written.push(batch)
-    inFlight = writeAll(writer, Buffer.from(batch))
+    inFlight = writeAll(writer, batch)
     // handled here too: a render error may leave it unawaited
     inFlight.catch(() => {})
     batch = ''
   }
   await inFlight
   written.push(batch, last.toString())
-  await writeAll(writer, Buffer.from(batch))
+  await writeAll(writer, batch)
   const { bytesWritten } = await writer.write(last)
   if (bytesWritten !== last.length) throw new NftApplyError(`the last part reached nft cut (${bytesWritten} of ${last.length} bytes)`)
 }
 
-async function writeAll(writer: FileHandle, buffer: Buffer): Promise<void> {
-  for (let offset = 0; offset < buffer.length; ) offset += (await writer.write(buffer, offset)).bytesWritten
+/** All of `text`: written as a string (encoded by node's C++ side, no Buffer of it in our heap), the rest of a short write as bytes. */
+async function writeAll(writer: FileHandle, text: string): Promise<void> {
+  const { bytesWritten } = await writer.write(text)
+  if (bytesWritten === Buffer.byteLength(text)) return
+  const buffer = Buffer.from(text)
+  for (let offset = bytesWritten; offset < buffer.length; ) offset += (await writer.write(buffer, offset)).bytesWritten
 }
