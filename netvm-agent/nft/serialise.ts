@@ -1,8 +1,9 @@
 // The one place where the model becomes what nft reads: its native syntax (parsed in less than half
 // the time of its JSON), one command a line (a chain added with its rules: one block, a rule a line),
-// in the model's order, so two renders diff command by command. Nothing is copied through unchecked: names, keywords and numbers match strict patterns or
-// fixed lists, addresses are re-formatted from parsed values, comments quoted after an allowlist. A
-// value that fails is an Error, never escaped: push parsing bounds what reaches the model.
+// in the model's order, so two renders diff command by command. Nothing is copied through unchecked:
+// names, keywords and numbers match strict patterns or fixed lists, addresses are re-formatted from
+// parsed values, comments quoted after an allowlist. A value that fails is an Error, never escaped:
+// push parsing bounds what reaches the model.
 import ipaddr from 'ipaddr.js'
 import type {
   ChainObj, Command, ElementObj, ElementValue, MapObj, NftFamily, NftObject, RuleObj, Selector, SetObj, Statement, Value, Verdict,

@@ -58,6 +58,7 @@ export interface ForwardRule {
 }
 
 export interface Push {
+  /** By address. parsePush() gives a map that parses each VM when it is first read (vms-parsed-on-read.ts). */
   readonly vms: ReadonlyMap<string, VmEntry>
   /** Present only when the push carries the key. */
   readonly connectedIps4?: readonly ipaddr.IPv4[]
