@@ -60,9 +60,12 @@ export class Agent {
     return [...this.vms.keys(), ...(this.connected[4] ?? []), ...(this.connected[6] ?? [])]
   }
 
-  /** The whole push: every VM in it is replaced, VMs absent from it are removed. */
-  async replace(push: Push): Promise<ApplyResult> {
-    return this.full(push)
+  /**
+   * The whole push: every VM in it is replaced, VMs absent from it are removed. `factsAhead`: the
+   * kernel's facts, read by readKernelFacts() while the push was read (a one-shot apply's).
+   */
+  async replace(push: Push, factsAhead?: Promise<KernelFacts>): Promise<ApplyResult> {
+    return this.full(push, push.vms, factsAhead && { facts: factsAhead })
   }
 
   /**
@@ -186,7 +189,11 @@ export class Agent {
    * A restart's `cached` answers are used without asking DNS; the names of
    * `carried` VMs keep their states (what they stand for, graces, failures) through the re-render.
    */
-  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, known: { cached?: CachedResolutions; carried?: ReadonlyMap<string, LoadedVm> } = {}): Promise<ApplyResult> {
+  private async full(
+    push: Push,
+    reported: ReadonlyMap<string, VmEntry> = push.vms,
+    known: { cached?: CachedResolutions; carried?: ReadonlyMap<string, LoadedVm>; facts?: Promise<KernelFacts> } = {},
+  ): Promise<ApplyResult> {
     const carried = new Map([...(known.carried ?? [])].map(([ip, vm]) => [ip, vm.names]))
     const lookup = known.cached ? cachedLookup(known.cached) : () => undefined
     const resolutions = await resolvePushNames(push, this.fx, (ip, name) => {
@@ -197,7 +204,7 @@ export class Agent {
     this.takeConnected(push)
     if (push.forwards) this.forwards = push.forwards
     const input = this.planInput(resolutions)
-    const facts: KernelFacts = await readKernelFacts(this.fx.listNft)
+    const facts: KernelFacts = await (known.facts ?? readKernelFacts(this.fx.listNft))
     const plan = planFull(push.vms, { connected: this.connected, forwards: this.forwards }, facts, input)
     const removed = [...this.vms.keys()].filter((ip) => !push.vms.has(ip))
     try {

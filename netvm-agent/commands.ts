@@ -9,6 +9,7 @@ import { realEffects } from './effects.js'
 import { PushError } from './errors.js'
 import { failureLine } from './failure-line.js'
 import { ordinaryHostReason } from './host-check.js'
+import { readKernelFacts } from './kernel-facts.js'
 import { refreshPolicy } from './names/name-state.js'
 import { listNft } from './nft/run.js'
 import type { AgentOptions } from './options.js'
@@ -58,9 +59,14 @@ export async function render(opts: AgentOptions): Promise<void> {
 }
 
 export async function apply(opts: AgentOptions): Promise<void> {
+  const fx = realEffects(opts.resolvConf)
+  // the kernel's facts are read (two nft listings) while the push is read and parsed
+  const factsAhead = readKernelFacts(fx.listNft)
+  // (a push that does not parse ends the command before they are awaited)
+  factsAhead.catch(() => {})
   const push = await readPushFromStdin()
   await checkHost(opts.force)
-  const result = await new Agent(realEffects(opts.resolvConf)).replace(push)
+  const result = await new Agent(fx).replace(push, factsAhead)
   report(result)
   if (result.ok) process.stdout.write(`qubes-firewall-agent: applied rules of ${result.applied.length} VM(s)\n`)
 }
