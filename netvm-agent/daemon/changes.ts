@@ -5,6 +5,7 @@ import type { Agent, CachedResolutions } from '../agent.js'
 import type { Push, Resolution } from '../push/model.js'
 import { PushError } from '../errors.js'
 import { parsePush } from '../push/parse.js'
+import { namingVms } from '../push/vms-parsed-on-read.js'
 import type { Response } from './protocol.js'
 import { CACHED, type Entries, type PersistedState } from './state.js'
 import { RESOLVED, resolvedKey } from '../../common/qubesdb/keys.js'
@@ -26,7 +27,8 @@ export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePus
   }
   const withCache = parsePush({ ...entries, ...cachedAsAnswers })
   const cached = new Map<string, Map<string, Resolution>>()
-  for (const [ip, entry] of withCache.vms) {
+  // only VMs with names have answers: the others are parsed once, as the restore renders them
+  for (const [ip, entry] of namingVms(withCache.vms)) {
     if (!entry.ok) continue
     const own = new Map([...entry.vm.resolved].filter(([name]) => resolvedKey(ip, name) in cachedAsAnswers))
     if (own.size > 0) cached.set(ip, own)

@@ -4,7 +4,7 @@ import type { Hostname } from '../../common/rule/model.js'
 import type { Nameservers } from '../../common/dns/resolv-conf.js'
 import { forFamily } from '../../common/dns/resolver.js'
 import type { FwRule, Push, Resolution, VmEntry } from '../push/model.js'
-import { VmsParsedOnRead } from '../push/vms-parsed-on-read.js'
+import { namingVms } from '../push/vms-parsed-on-read.js'
 
 /** Per VM, what the agent itself resolved names to before a restart: used once, to restore without DNS. */
 export type CachedResolutions = ReadonlyMap<string, ReadonlyMap<string, Resolution>>
@@ -21,12 +21,6 @@ export function liveRules(entry: VmEntry & { ok: true }, now: number): FwRule[] 
 
 function ruleName(rule: FwRule): Hostname | undefined {
   return rule.dsthost?.kind === 'name' ? rule.dsthost.name : undefined
-}
-
-/** The VMs whose rules may name a host, read: of a push not read yet, only those (the rest are read as they are rendered). */
-function namingVms(vms: ReadonlyMap<string, VmEntry>): [string, VmEntry][] {
-  if (!(vms instanceof VmsParsedOnRead)) return [...vms]
-  return [...vms.mayNameHosts()].map((ip) => [ip, vms.get(ip) as VmEntry])
 }
 
 /**

@@ -70,6 +70,12 @@ export class VmsParsedOnRead implements ReadonlyMap<string, VmEntry> {
   }
 }
 
+/** The VMs whose rules may name a host, read: of a push's map, only those (the rest are read as they are rendered); of another map, all. */
+export function namingVms(vms: ReadonlyMap<string, VmEntry>): [string, VmEntry][] {
+  if (!(vms instanceof VmsParsedOnRead)) return [...vms]
+  return [...vms.mayNameHosts()].map((ip) => [ip, vms.get(ip) as VmEntry])
+}
+
 /** Every complete VM of a push, by address, parsed when first read; `ignored` names the VMs whose rules are not complete. */
 export function parseVms(raws: Iterable<RawVm>): { vms: VmsParsedOnRead; ignored: string[] } {
   const complete = new Map<string, RawVm>()
