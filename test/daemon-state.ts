@@ -105,6 +105,24 @@ t.test('kill -9 at any moment: a restart restores the last answered change (or t
   }
 })
 
+t.test('a restart takes each VM\'s own cached answers; a VM\'s that do not parse are dropped, its rules kept', async (t) => {
+  const { restoredPush } = await import('../netvm-agent/serve.js')
+  const { push, cached } = restoredPush({
+    ...vm('10.137.0.4', 'action=drop dsthost=www.example'),
+    '/qubes-firewall-cached/10.137.0.4/www.example': '192.0.2.10 2001:db8::10',
+    ...vm('10.137.0.5', 'action=drop dsthost=www.example'),
+    '/qubes-firewall-cached/10.137.0.5/www.example': 'not-an-address',
+    // a VM the push does not hold, and a key of no VM name
+    '/qubes-firewall-cached/10.137.0.9/www.example': '192.0.2.9',
+    '/qubes-firewall-cached/10.137.0.4/a/b': '192.0.2.1',
+  })
+  t.same([...cached.keys()], ['10.137.0.4'])
+  t.same(cached.get('10.137.0.4')?.get('www.example'), { addresses: ['192.0.2.10', '2001:db8::10'] })
+  t.same([...push.vms.keys()], ['10.137.0.4', '10.137.0.5'], 'the cache is no rule: both VMs restored')
+  t.ok(push.vms.get('10.137.0.5')?.ok, 'the VM whose answer did not parse keeps its rules (its name is asked again)')
+  t.same(push.ignored, [], 'cached keys are not in the push')
+})
+
 t.test('a restart takes the agent\'s own answers from the state without DNS, and they are due for a refresh', async (t) => {
   const { Agent } = await import('../netvm-agent/agent.js')
   const { restoredPush } = await import('../netvm-agent/serve.js')

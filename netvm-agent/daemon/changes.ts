@@ -5,10 +5,10 @@ import type { Agent, CachedResolutions } from '../agent.js'
 import type { Push, Resolution } from '../push/model.js'
 import { PushError } from '../errors.js'
 import { parsePush } from '../push/parse.js'
-import { namingVms } from '../push/vms-parsed-on-read.js'
+import { parseResolved } from '../push/resolution.js'
 import type { Response } from './protocol.js'
 import { CACHED, type Entries, type PersistedState } from './state.js'
-import { RESOLVED, resolvedKey } from '../../common/qubesdb/keys.js'
+import { RuleParseError } from '../../common/errors.js'
 
 function log(message: string): void {
   process.stderr.write(`qubes-firewall-agent: ${message}\n`)
@@ -16,24 +16,37 @@ function log(message: string): void {
 
 /**
  * The persisted entries as a push, and what the agent had resolved names to (kept apart, as its own).
- * The state is a file: its cached addresses go through the push parser like any answer.
+ * The state is a file: its cached addresses go through the push's parser of answers (a VM's that do
+ * not parse are dropped: its names are asked again).
  */
 export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePush>; cached: CachedResolutions } {
   const entries: Entries = {}
-  const cachedAsAnswers: Entries = {}
-  for (const [key, value] of Object.entries(saved)) {
-    if (key.startsWith(CACHED)) cachedAsAnswers[`${RESOLVED}${key.slice(CACHED.length)}`] = value
-    else entries[key] = value
+  // /qubes-firewall-cached/<ip>/<name> -> addresses, by VM
+  const cachedByVm = new Map<string, Map<string, string>>()
+  for (const key in saved) {
+    const value = saved[key] as string
+    if (!key.startsWith(CACHED)) {
+      entries[key] = value
+      continue
+    }
+    const slash = key.indexOf('/', CACHED.length)
+    if (slash < 0 || key.includes('/', slash + 1)) continue
+    const ip = key.slice(CACHED.length, slash)
+    let answers = cachedByVm.get(ip)
+    if (answers === undefined) cachedByVm.set(ip, (answers = new Map()))
+    answers.set(key.slice(slash + 1), value)
   }
-  const withCache = parsePush({ ...entries, ...cachedAsAnswers })
+  const push = parsePush(entries)
   const cached = new Map<string, Map<string, Resolution>>()
-  // only VMs with names have answers: the others are parsed once, as the restore renders them
-  for (const [ip, entry] of namingVms(withCache.vms)) {
-    if (!entry.ok) continue
-    const own = new Map([...entry.vm.resolved].filter(([name]) => resolvedKey(ip, name) in cachedAsAnswers))
-    if (own.size > 0) cached.set(ip, own)
+  for (const [ip, answers] of cachedByVm) {
+    if (!push.vms.get(ip)?.ok) continue
+    try {
+      cached.set(ip, parseResolved(answers))
+    } catch (err) {
+      if (!(err instanceof RuleParseError)) throw err
+    }
   }
-  return { push: parsePush(entries), cached }
+  return { push, cached }
 }
 
 /**
