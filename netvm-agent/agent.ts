@@ -9,8 +9,8 @@ import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from './kernel-fac
 import type { Command } from './nft/model.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
-import { transactionText, type Transaction } from './nft/transaction.js'
-import { chainNamer, familyOf, keepNames, planFull, type FullPlan, planGarbage, planIncremental, setNames, type Connected, type LoadedVm, type PlanInput } from './plan.js'
+import { streamedPlan, transactionText, type Transaction } from './nft/transaction.js'
+import { chainNamer, familyOf, keepNames, planFull, planGarbage, planIncremental, setNames, type Connected, type LoadedVm, type PlanInput } from './plan.js'
 import { applyResult, type ApplyResult, type Failure } from './report.js'
 import type { Family, ForwardRule, Push, VmEntry } from './push/model.js'
 import { inForce, inForceOf, type RefreshPolicy } from './names/name-state.js'
@@ -29,6 +29,13 @@ export interface AgentEffects {
 }
 
 export type { CachedResolutions }
+
+/** What a full load may know before it starts: a restart's cached answers, re-rendered VMs' names, the kernel's facts read ahead. */
+interface KnownBeforeFull {
+  readonly cached?: CachedResolutions
+  readonly carried?: ReadonlyMap<string, LoadedVm>
+  readonly facts?: Promise<KernelFacts>
+}
 
 /** What a refresh brings to an incremental plan: the names' resolutions, and element changes to load first. */
 interface RefreshChange {
@@ -60,10 +67,7 @@ export class Agent {
     return [...this.vms.keys(), ...(this.connected[4] ?? []), ...(this.connected[6] ?? [])]
   }
 
-  /**
-   * The whole push: every VM in it is replaced, VMs absent from it are removed. `factsAhead`: the
-   * kernel's facts, read by readKernelFacts() while the push was read (a one-shot apply's).
-   */
+  /** The whole push: every VM in it is replaced, VMs absent from it are removed. `factsAhead`: read while the push was. */
   async replace(push: Push, factsAhead?: Promise<KernelFacts>): Promise<ApplyResult> {
     return this.full(push, push.vms, factsAhead && { facts: factsAhead })
   }
@@ -81,7 +85,7 @@ export class Agent {
     const resolutions = await resolvePushNames(push, this.fx)
     const connected = this.connectedOf(push)
     const plan = planFull(push.vms, { connected, forwards: push.forwards ?? [] }, FRESH_NAMESPACE, this.planInput(resolutions))
-    return transactionText(streamed(plan))
+    return transactionText(streamedPlan(plan))
   }
 
   /** Only the VMs in the push (and /connected-ips* when present) change. */
@@ -189,11 +193,7 @@ export class Agent {
    * A restart's `cached` answers are used without asking DNS; the names of
    * `carried` VMs keep their states (what they stand for, graces, failures) through the re-render.
    */
-  private async full(
-    push: Push,
-    reported: ReadonlyMap<string, VmEntry> = push.vms,
-    known: { cached?: CachedResolutions; carried?: ReadonlyMap<string, LoadedVm>; facts?: Promise<KernelFacts> } = {},
-  ): Promise<ApplyResult> {
+  private async full(push: Push, reported: ReadonlyMap<string, VmEntry> = push.vms, known: KnownBeforeFull = {}): Promise<ApplyResult> {
     const carried = new Map([...(known.carried ?? [])].map(([ip, vm]) => [ip, vm.names]))
     const lookup = known.cached ? cachedLookup(known.cached) : () => undefined
     const resolutions = await resolvePushNames(push, this.fx, (ip, name) => {
@@ -208,7 +208,7 @@ export class Agent {
     const plan = planFull(push.vms, { connected: this.connected, forwards: this.forwards }, facts, input)
     const removed = [...this.vms.keys()].filter((ip) => !push.vms.has(ip))
     try {
-      await this.fx.runNft(streamed(plan))
+      await this.fx.runNft(streamedPlan(plan))
     } catch (err) {
       this.connected = previous.connected
       this.forwards = previous.forwards
@@ -279,14 +279,4 @@ export class Agent {
     this.lastError = result.failed.length > 0 ? result.failed.map((f) => `${f.vm}: ${f.error}`).join('; ') : null
     return result
   }
-}
-
-/** A full plan as nft reads it, each VM's chain serialised as it is rendered. */
-function streamed(plan: FullPlan): Transaction {
-  function* parts(): Generator<string> {
-    yield serialise(plan.prologue)
-    for (const commands of plan.vmChains) yield serialise(commands)
-    yield serialise(plan.switchover)
-  }
-  return { parts: parts(), last: serialise(plan.dispatch) }
 }

@@ -1,5 +1,7 @@
 // What the agent hands nft: one script, or a full load streamed to nft in parts while they are
 // rendered (nft/stream.ts), ending with a part small enough to reach nft whole or not at all.
+import type { FullPlan } from '../plan.js'
+import { serialise } from './serialise.js'
 
 /** Linux's PIPE_BUF: a write(2) of at most this many bytes to a FIFO is never split. */
 export const PIPE_BUF = 4096
@@ -19,4 +21,14 @@ export function transactionText(transaction: Transaction): string {
   let text = ''
   for (const part of transaction.parts) text += part
   return text + transaction.last
+}
+
+/** A full plan as nft reads it, each VM's chain serialised as it is rendered. */
+export function streamedPlan(plan: FullPlan): StreamedTransaction {
+  function* parts(): Generator<string> {
+    yield serialise(plan.prologue)
+    for (const commands of plan.vmChains) yield serialise(commands)
+    yield serialise(plan.switchover)
+  }
+  return { parts: parts(), last: serialise(plan.dispatch) }
 }
