@@ -11,7 +11,7 @@ import { failureLine } from './failure-line.js'
 import { ordinaryHostReason } from './host-check.js'
 import { readKernelFacts } from './kernel-facts.js'
 import { refreshPolicy } from './names/name-state.js'
-import { listNft } from './nft/run.js'
+import { listNft, withNftStartedAhead } from './nft/run.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
 import { ask } from './socket-client.js'
@@ -59,16 +59,18 @@ export async function render(opts: AgentOptions): Promise<void> {
 }
 
 export async function apply(opts: AgentOptions): Promise<void> {
-  const fx = realEffects(opts.resolvConf)
-  // the kernel's facts are read (two nft listings) while the push is read and parsed
-  const factsAhead = readKernelFacts(fx.listNft)
-  // (a push that does not parse ends the command before they are awaited)
-  factsAhead.catch(() => {})
-  const push = await readPushFromStdin()
   await checkHost(opts.force)
-  const result = await new Agent(fx).replace(push, factsAhead)
-  report(result)
-  if (result.ok) process.stdout.write(`qubes-firewall-agent: applied rules of ${result.applied.length} VM(s)\n`)
+  const fx = realEffects(opts.resolvConf)
+  // while the push is read and parsed: the kernel's facts are read (two nft listings), and the nft
+  // that loads it starts (a push that does not parse ends the command before either is used)
+  const factsAhead = readKernelFacts(fx.listNft)
+  factsAhead.catch(() => {})
+  await withNftStartedAhead(async (runNft) => {
+    const push = await readPushFromStdin()
+    const result = await new Agent({ ...fx, runNft }).replace(push, factsAhead)
+    report(result)
+    if (result.ok) process.stdout.write(`qubes-firewall-agent: applied rules of ${result.applied.length} VM(s)\n`)
+  })
 }
 
 export async function init(opts: AgentOptions): Promise<void> {

@@ -2,7 +2,7 @@
 import { runCommand } from '../../common/run-command.js'
 import { nftRefused } from '../errors.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
-import { runNftStreamed } from './stream.js'
+import { runNftStreamed, withNftReading, type NftReading } from './stream.js'
 import type { StreamedTransaction, Transaction } from './transaction.js'
 import { withTransactionFile } from './transaction-file.js'
 
@@ -20,6 +20,23 @@ export const runNft: RunNft = async (transaction) => {
   if (result.exitCode !== 0) {
     throw nftRefused(result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`)
   }
+}
+
+/**
+ * `use` gets a RunNft whose first streamed transaction goes to an nft started now, reading its FIFO
+ * (its start overlaps what `use` does first: a one-shot apply's reading of the push); any other goes
+ * as runNft does (a refused load's fail-closed retry).
+ */
+export function withNftStartedAhead<T>(use: (runNft: RunNft) => Promise<T>): Promise<T> {
+  return withNftReading([NFT], (reading) => {
+    let ahead: NftReading | undefined = reading
+    return use((transaction) => {
+      if (typeof transaction === 'string' || ahead === undefined) return runNft(transaction)
+      const started = ahead
+      ahead = undefined
+      return started.load(transaction)
+    })
+  })
 }
 
 /**

@@ -19,11 +19,32 @@ import { PIPE_BUF, type StreamedTransaction } from './transaction.js'
 /** Parts are gathered into writes of about this size (a pipe holds 64 KiB). */
 const WRITE_BYTES = 64 * 1024
 
-/** `nft`: the program and its first arguments (`-f FIFO` follow). */
-export async function runNftStreamed(nft: readonly [string, ...string[]], transaction: StreamedTransaction): Promise<void> {
+/** A transaction's last part as written: refused when over PIPE_BUF (it must reach nft whole or not at all). */
+function lastPart(transaction: StreamedTransaction): Buffer {
   const last = Buffer.from(transaction.last)
   if (last.length > PIPE_BUF) throw new NftApplyError(`a streamed transaction's last part is ${last.length} bytes, more than PIPE_BUF (${PIPE_BUF})`)
-  await withPrivatePath(async (fifo) => {
+  return last
+}
+
+/** `nft`: the program and its first arguments (`-f FIFO` follow). */
+export async function runNftStreamed(nft: readonly [string, ...string[]], transaction: StreamedTransaction): Promise<void> {
+  lastPart(transaction)
+  await withNftReading(nft, (reading) => reading.load(transaction))
+}
+
+/** An nft reading a FIFO whose writing end is ours, waiting for its transaction. */
+export interface NftReading {
+  /** Streams `transaction` to it; resolves once nft took it, throws if it did not. One transaction only. */
+  load(transaction: StreamedTransaction): Promise<void>
+}
+
+/**
+ * `use` gets an nft already started, reading a FIFO (both ends open), so that its start overlaps what
+ * `use` does before it loads. Left unused, our end closes with nothing written and nft takes nothing;
+ * should the agent die before, nft reads the same empty end.
+ */
+export async function withNftReading<T>(nft: readonly [string, ...string[]], use: (reading: NftReading) => Promise<T>): Promise<T> {
+  return withPrivatePath(async (fifo) => {
     const made = await runCommand('mkfifo', ['-m', '600', fifo])
     if (made.exitCode !== 0) throw new NftApplyError(`cannot make a FIFO for nft: ${made.stderr.trim() || made.failure}`)
     const abort = new AbortController()
@@ -33,22 +54,34 @@ export async function runNftStreamed(nft: readonly [string, ...string[]], transa
       abort.abort()
       await exited
     }
-    try {
-      await stream(fifo, exited, kill, transaction.parts, last)
-    } catch (err) {
+    const writer = await openWriter(fifo, exited).catch(async (err: unknown) => {
       await kill()
       throw err
+    })
+    // both ends are open: without its name, nft cannot open the FIFO again to quote the line of an
+    // error (it would wait there for a writer that never comes), and says the error without it
+    rmSync(fifo, { force: true })
+    if (writer === undefined) throw refusal(await exited, 'nft exited before reading the transaction')
+    let used = false
+    const load = async (transaction: StreamedTransaction) => {
+      const last = lastPart(transaction)
+      if (used) throw new NftApplyError('an nft reading a FIFO takes one transaction')
+      used = true
+      await stream(writer, exited, kill, transaction.parts, last)
+    }
+    try {
+      return await use({ load })
+    } finally {
+      if (!used) {
+        await writer.close()
+        await exited
+      }
     }
   })
 }
 
-/** The transaction into the FIFO, to nft reading it; resolves once nft took it, throws if it did not. */
-async function stream(fifo: string, exited: Promise<CommandResult>, kill: () => Promise<void>, parts: Iterable<string>, last: Buffer): Promise<void> {
-  const writer = await openWriter(fifo, exited)
-  // both ends are open: without its name, nft cannot open the FIFO again to quote the line of an
-  // error (it would wait there for a writer that never comes), and says the error without it
-  rmSync(fifo, { force: true })
-  if (writer === undefined) throw refusal(await exited, 'nft exited before reading the transaction')
+/** The transaction into nft's FIFO; resolves once nft took it, throws if it did not (nft killed first when the error is ours). */
+async function stream(writer: FileHandle, exited: Promise<CommandResult>, kill: () => Promise<void>, parts: Iterable<string>, last: Buffer): Promise<void> {
   // kept to quote the line of an error ourselves: flat strings, cheap to keep
   const written: string[] = []
   let stoppedReading = false

@@ -11,7 +11,7 @@ import { realEffects } from '../../netvm-agent/effects.js'
 import { NftApplyError } from '../../netvm-agent/errors.js'
 import { listNftWith } from '../../netvm-agent/nft/run.js'
 import { SESSION_MAX_BYTES } from '../../netvm-agent/nft/session.js'
-import { runNftStreamed } from '../../netvm-agent/nft/stream.js'
+import { runNftStreamed, withNftReading } from '../../netvm-agent/nft/stream.js'
 import { PIPE_BUF, transactionText, type StreamedTransaction } from '../../netvm-agent/nft/transaction.js'
 import { parsePush } from '../../netvm-agent/push/parse.js'
 import { CDN, VM_A, VM_B, WWW, makeLab, push, type Entries, type Lab } from './harness.js'
@@ -132,6 +132,19 @@ if (lab) {
     t.type(err, NftApplyError)
     t.match((err as Error).message, /qf-no-such-chain/, 'the refused line is quoted')
     t.equal(await lab.rulesetShape(), shape, 'the ruleset is as it was')
+  })
+
+  await t.test('an nft started ahead: it takes its one transaction; left unused (the command failed before), it takes nothing', async (t) => {
+    await lab.apply(CLOSED)
+    const shape = await lab.rulesetShape()
+    await t.rejects(withNftReading(nft, async () => Promise.reject(new Error('the push did not parse'))), /the push did not parse/)
+    t.equal(await lab.rulesetShape(), shape, 'unused: the ruleset is as it was')
+    const open = await streamedFor(lab, OPEN)
+    await withNftReading(nft, async (reading) => {
+      await reading.load(open)
+      await t.rejects(reading.load(open), /takes one transaction/, 'a second transaction is refused')
+    })
+    await lab.expect(t, 'b', { [`tcp:${WWW}:80`]: 'allowed' }, { label: 'used: its transaction is in force' })
   })
 
   await t.test('a last part over PIPE_BUF is refused before nft runs', async (t) => {
