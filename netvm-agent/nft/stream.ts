@@ -8,7 +8,9 @@
 // rules, on its new ones, or rejected (plan.ts: FullPlan), and the last part, the dispatch chains
 // every VM's traffic passes first, goes in ONE write(2) of at most PIPE_BUF bytes, which the kernel
 // never splits: nft reads all of it or none of it. On an error of ours, nft is killed before our
-// end is closed: it takes nothing.
+// end is closed: it takes nothing. nft may start before its transaction is ready (withNftReading):
+// it waits on the open FIFO, and an agent that gives up or dies before writing leaves it an empty
+// end, which changes nothing.
 import { closeSync, constants, openSync, rmSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { runCommand, type CommandResult } from '../../common/run-command.js'
