@@ -1,6 +1,7 @@
 // The daemon, wired: restores the last good push, runs the hooks once the rules are in place, then
 // takes requests on a 0600 Unix socket (daemon/listener.ts), one at a time. Each change is
 // persisted (daemon/state.ts) before it is answered. SIGTERM leaves the rules in force.
+import { join } from 'node:path'
 import { childProcess } from '../common/builtins.js'
 import { customPersistEnabled, firewallHookPaths, runHooks } from '../common/hooks.js'
 import { shown, UNTRUSTED_KEY_LIMIT } from '../common/untrusted-text.js'
@@ -187,7 +188,12 @@ export async function serve(opts: AgentOptions): Promise<void> {
   const agent = new Agent(fx)
   const state = new PersistedState(opts.stateDir)
   const observer = new Observer(agent, fx)
-  const dropLog = new DropLog({ vms: () => agent.loadedVms(), context: () => ({ now: fx.now(), nameservers: fx.nameservers() }), log })
+  const dropLog = new DropLog({
+    vms: () => agent.loadedVms(),
+    context: () => ({ now: fx.now(), nameservers: fx.nameservers() }),
+    log,
+    readerRecord: join(opts.stateDir, 'drop-log-reader'),
+  })
   // every change, whoever asks (the socket, QubesDB, SIGHUP, an expiry, a refresh), moves the background on
   let background: Background | undefined
   const serial = serialised()

@@ -7,6 +7,7 @@ import { childProcess } from '../../common/builtins.js'
 import { DROP_LOG_GROUP, DROP_LOG_PREFIX } from '../nft/names.js'
 import { attribute, type AttributionContext, type Drop } from './attribute.js'
 import { NflogPcapReader } from './nflog-pcap.js'
+import { endLeftReader, forgetReader, recordReader } from './reader-record.js'
 import type { LoadedVm } from '../plan.js'
 
 const MAX_KEPT = 1000
@@ -20,6 +21,8 @@ export interface DropLogSources {
   log: (message: string) => void
   /** The reader's command (tests and other tools may differ). */
   command?: readonly [string, ...string[]]
+  /** Where the running reader is recorded (reader-record.ts): the daemon's state directory. */
+  readerRecord?: string
 }
 
 export class DropLog {
@@ -35,8 +38,12 @@ export class DropLog {
     const [file, ...args] = this.sources.command ?? // no -s: tcpdump 4.99 / libpcap 1.10 with a small snaplen corrupts every few NFLOG records
       ['tcpdump', '-i', `nflog:${DROP_LOG_GROUP}`, '-U', '-n', '-w', '-']
     const reader = new NflogPcapReader()
+    const record = this.sources.readerRecord
+    // a reader a killed daemon left would keep the NFLOG group from ours
+    if (record !== undefined) this.recorded(() => endLeftReader(record, [file, ...args]))
     const child = childProcess().spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
+    if (record !== undefined && child.pid !== undefined) this.recorded(() => recordReader(record, child.pid as number))
     let cannotRun = false
     child.on('error', (err: NodeJS.ErrnoException) => {
       cannotRun = true
@@ -70,6 +77,9 @@ export class DropLog {
     const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
     child.kill()
     await Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, boundMs).unref())])
+    // a reader that did not end within the bound stays recorded: the next daemon ends it
+    const record = this.sources.readerRecord
+    if (record !== undefined && (child.exitCode !== null || child.signalCode !== null)) this.recorded(() => forgetReader(record))
   }
 
   /** The drops kept, oldest first, of one VM or all. */
@@ -81,6 +91,15 @@ export class DropLog {
   follow(onDrop: (drop: Drop) => void): () => void {
     this.followers.add(onDrop)
     return () => this.followers.delete(onDrop)
+  }
+
+  /** The reader's record read, written or removed; failing (unreadable, a full disk), the log says so and goes on. */
+  private recorded(use: () => void): void {
+    try {
+      use()
+    } catch (err) {
+      this.sources.log(`drop log: its reader's record ${this.sources.readerRecord}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    }
   }
 
   private setState(state: DropLogState): void {

@@ -1,7 +1,10 @@
 // kill -9 of the daemon in the middle of a run of updates, then a reboot (the kernel forgets every
 // rule) and a restart: what the agent restores is the last update it answered, or the one it was
-// answering when it died, whole, never a mix and never an older one.
+// answering when it died, whole, never a mix and never an older one; and the drop log's reader the
+// killed daemon left is ended by the next one.
+import { readFileSync } from 'node:fs'
 import t from 'tap'
+import { childrenOf, isAlive, untilGone } from '../helpers/wait.js'
 import { VM_A, VM_B, makeLab, push, vmChains, type Daemon } from './harness.js'
 
 const UPDATES = 50
@@ -11,6 +14,9 @@ const update = (u: number) => push({ [VM_A]: { policy: 'drop', rules: [`action=a
 const addressesInForce = async (lab: NonNullable<Awaited<ReturnType<typeof makeLab>>>) =>
   Object.values(await vmChains(lab, VM_A)).flatMap((listing) => [...listing.matchAll(/"198\.18\.0\.(\d+)"/g)].map((m) => Number(m[1])))
 
+/** The drop log readers (tcpdump) a daemon runs. */
+const readersOf = (pid: number) => childrenOf(pid).filter((child) => isAlive(child) && readFileSync(`/proc/${child}/cmdline`, 'utf8').startsWith('tcpdump\0'))
+
 const lab = await makeLab(t, { echo: false })
 if (lab) {
   for (const killAfter of [7, 31]) {
@@ -19,6 +25,9 @@ if (lab) {
       t.teardown(() => daemon.terminate().catch(() => undefined))
       t.match(await daemon.request({ op: 'replace', entries: push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'accept', rules: [] } }) }), { ok: true })
       for (let u = 1; u <= killAfter; u++) t.match(await daemon.request({ op: 'update', entries: update(u) }), { ok: true }, `update ${u} answered`)
+      // its drop log's reader outlives a SIGKILL (no systemd cgroup here): the next daemon must end it
+      const oldReaders = readersOf(daemon.child.pid as number)
+      t.equal(oldReaders.length, 1, 'the daemon runs one drop log reader')
       // the next one is on its way when the daemon dies
       const inFlight = daemon.request({ op: 'update', entries: update(killAfter + 1) }).catch(() => undefined)
       daemon.child.kill('SIGKILL')
@@ -27,6 +36,8 @@ if (lab) {
       // a reboot: nothing is left in the kernel but what the agent restores
       t.equal((await lab.nft('flush', 'ruleset')).exitCode, 0)
       daemon = await lab.startDaemon()
+      await untilGone(oldReaders[0] as number, 'the killed daemon\'s drop log reader ended by the next daemon')
+      t.equal(readersOf(daemon.child.pid as number).length, 1, 'which runs its own')
       const restored = await addressesInForce(lab)
       t.equal(restored.length, 1, `one update's rule in force: ${restored.join(', ')}`)
       t.ok([killAfter, killAfter + 1].includes(restored[0] ?? -1), `update ${restored[0]} is the last answered or the one in flight`)
