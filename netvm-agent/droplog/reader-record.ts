@@ -43,8 +43,10 @@ export function endLeftReader(file: string, command: readonly string[]): void {
   const pid = Number(pidText)
   const same = Number.isSafeInteger(pid) && pid > 1 && start !== undefined && startTime(pid) === start
   if (same && commandLine(pid)?.join('\0') === command.join('\0')) process.kill(pid, 'SIGKILL')
-  rmSync(file, { force: true })
+  forgetReader(file)
 }
 
-/** The reader ended as it should: its record goes. */
-export const forgetReader = (file: string): void => rmSync(file, { force: true })
+/** The reader ended (as it should, or by endLeftReader): its record goes. */
+export function forgetReader(file: string): void {
+  rmSync(file, { force: true })
+}
