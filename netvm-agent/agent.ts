@@ -7,6 +7,7 @@ import type { Nameservers } from '../common/dns/resolv-conf.js'
 import { NftApplyError } from './errors.js'
 import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from './kernel-facts.js'
 import type { Command } from './nft/model.js'
+import type { ListNft } from './nft/run.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
 import { streamedPlan, transactionText, type Transaction } from './nft/transaction.js'
@@ -22,7 +23,7 @@ export type { ApplyResult, Failure, LoadedVm }
 export interface AgentEffects {
   /** Loads a transaction, all or nothing; a streamed one's parts are read to their end. */
   runNft: (transaction: Transaction) => Promise<void>
-  listNft: (args: readonly string[]) => Promise<unknown>
+  listNft: ListNft
   resolve: (names: readonly string[], nameservers: Nameservers) => Promise<Map<string, Resolution>>
   nameservers: () => Nameservers
   now: () => EpochSeconds

@@ -34,8 +34,9 @@ async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
 async function checkHost(force: boolean | undefined): Promise<void> {
   const reason = force ? undefined : ordinaryHostReason()
   if (reason === undefined) return
-  const missing = []
-  for (const family of ['ip', 'ip6']) if ((await listNft(['chain', family, 'qubes', 'custom-forward'])) === undefined) missing.push(family)
+  const families = ['ip', 'ip6']
+  const listings = await listNft(families.map((family) => ['chain', family, 'qubes', 'custom-forward']))
+  const missing = families.filter((_, i) => listings[i] === undefined)
   if (missing.length === 0) return
   throw new Error(
     `refusing to create table ${missing.join('/')} qubes here: its input chain drops all but established traffic and would cut this host off (ssh included); ${reason}. Run the agent in a firewall VM or a network namespace, or pass --force`,
@@ -54,7 +55,7 @@ function report(result: Awaited<ReturnType<Agent['replace']>>): void {
 export async function render(opts: AgentOptions): Promise<void> {
   const push = await readPushFromStdin()
   // the kernel is neither read nor changed
-  const fx: AgentEffects = { ...realEffects(opts.resolvConf), runNft: async () => {}, listNft: async () => undefined }
+  const fx: AgentEffects = { ...realEffects(opts.resolvConf), runNft: async () => {}, listNft: async (lists) => lists.map(() => undefined) }
   process.stdout.write(await new Agent(fx).render(push))
 }
 

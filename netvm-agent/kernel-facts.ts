@@ -1,9 +1,10 @@
 // What the planner needs to know of the kernel, read with cheap listings only (`list chains` and
-// `list sets` of every family, `list chain` of two small chains; listing a table makes nft fetch
-// every rule) and parsed into types.
+// `list sets` of every family, `list chain` of the small chains our jumps go in; listing a table
+// makes nft fetch every rule), all asked of one nft, and parsed into types.
 import type { NftFamily } from './nft/model.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import { VM_CHAIN_PREFIX } from './nft/render.js'
+import type { ListNft } from './nft/run.js'
 
 /** A base chain of Qubes' table: absent with its table, present without our jump, or with it. */
 export type ChainState = 'missing-table' | 'missing-jump' | 'present'
@@ -24,8 +25,6 @@ export const FRESH_NAMESPACE: KernelFacts = {
   ip6: { forward: 'missing-table', dnat: 'missing-table', vmChains: [], vmSets: [] },
 }
 
-type ListNft = (args: readonly string[]) => Promise<unknown>
-
 /** The objects of `nft -j list ...` output; anything not shaped as nft prints it is left out. */
 function listed(output: unknown): Record<string, unknown>[] {
   const items = (output as { nftables?: unknown } | undefined)?.nftables
@@ -37,11 +36,10 @@ function field(item: Record<string, unknown>, kind: string, key: string): unknow
   return typeof obj === 'object' && obj !== null ? (obj as Record<string, unknown>)[key] : undefined
 }
 
-/** Our jump in a base chain of Qubes' table that exists: `list chain` of that one chain (it holds a few rules). */
-async function jumpState(listNft: ListNft, family: NftFamily, chainName: string): Promise<ChainState> {
-  const output = await listNft(['chain', family, TABLE, chainName])
-  if (output === undefined) return 'missing-table'
-  return listed(output).some((item) => field(item, 'rule', 'comment') === OWNER_COMMENT) ? 'present' : 'missing-jump'
+/** Our jump in a chain of Qubes' table, from `list chain` of that one chain (it holds a few rules). */
+function jumpState(listing: unknown): ChainState {
+  if (listing === undefined) return 'missing-table'
+  return listed(listing).some((item) => field(item, 'rule', 'comment') === OWNER_COMMENT) ? 'present' : 'missing-jump'
 }
 
 /** The names of the chains or sets of Qubes' table in one family, from a listing of every family. */
@@ -52,18 +50,23 @@ function namesIn(items: readonly Record<string, unknown>[], kind: 'chain' | 'set
     .filter((name): name is string => typeof name === 'string')
 }
 
+const FAMILIES: readonly NftFamily[] = ['ip', 'ip6']
+/** The chains of Qubes' table our jumps go in: custom-forward (all tables have it) and custom-dnat (Qubes 4.2's). */
+const JUMP_CHAINS = ['custom-forward', 'custom-dnat'] as const
+
 export async function readKernelFacts(listNft: ListNft): Promise<KernelFacts> {
-  // every family's chains and sets (without their rules and elements): two nft, side by side
-  const [chains, sets] = await Promise.all([listNft(['chains']).then(listed), listNft(['sets']).then(listed)])
-  const read = async (family: NftFamily): Promise<FamilyFacts> => {
+  // every family's chains and sets (without their rules and elements), and the chains our jumps go
+  // in, asked whether they exist or not: one nft for all (a listing that fails is undefined)
+  const jumpChains = FAMILIES.flatMap((family) => JUMP_CHAINS.map((name) => ['chain', family, TABLE, name]))
+  const [chainsListing, setsListing, ...jumpListings] = await listNft([['chains'], ['sets'], ...jumpChains])
+  const chains = listed(chainsListing)
+  const sets = listed(setsListing)
+  const read = (family: NftFamily, index: number): FamilyFacts => {
     const chainNames = namesIn(chains, 'chain', family)
     if (!chainNames.includes('custom-forward')) return FRESH_NAMESPACE[family]
-    // only the two base chains' rules are listed, each its own nft
-    const jump = (name: string) => (chainNames.includes(name) ? jumpState(listNft, family, name) : Promise.resolve<ChainState>('missing-table'))
-    const [forward, dnat] = await Promise.all([jump('custom-forward'), jump('custom-dnat')])
+    const [forward, dnat] = jumpListings.slice(index * JUMP_CHAINS.length, (index + 1) * JUMP_CHAINS.length).map(jumpState)
     const ours = (names: string[]) => names.filter((name) => name.startsWith(VM_CHAIN_PREFIX))
-    return { forward, dnat, vmChains: ours(chainNames), vmSets: ours(namesIn(sets, 'set', family)) }
+    return { forward: forward ?? 'missing-table', dnat: dnat ?? 'missing-table', vmChains: ours(chainNames), vmSets: ours(namesIn(sets, 'set', family)) }
   }
-  const [ip, ip6] = await Promise.all([read('ip'), read('ip6')])
-  return { ip, ip6 }
+  return { ip: read('ip', 0), ip6: read('ip6', 1) }
 }

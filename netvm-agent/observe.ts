@@ -23,7 +23,7 @@ export class Observer {
     const vm = this.agent.loadedVms().get(ip)
     if (vm === undefined) return { ok: false, error: `no rules loaded for ${ip}` }
     const family = (vm.entry.ok ? vm.entry.vm.family : vm.entry.failure.family) === 4 ? 'ip' : 'ip6'
-    const listing = await this.fx.listNft(['chain', family, 'qubes', vm.chain])
+    const [listing] = await this.fx.listNft([['chain', family, 'qubes', vm.chain]])
     if (listing === undefined) return { ok: false, error: `the chain of ${ip} is not in the kernel` }
     this.history.keepOnly(new Set([...this.agent.loadedVms().values()].map((v) => v.chain)))
     const hits = this.history.read(vm.chain, parseChainCounters(listing), this.fx.now())

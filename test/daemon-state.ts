@@ -130,7 +130,7 @@ t.test('a restart takes the agent\'s own answers from the state without DNS, and
   let answer = '192.0.2.10'
   const fx = {
     runNft: async (transaction: Transaction) => void transactionText(transaction),
-    listNft: async () => undefined,
+    listNft: async (lists: readonly unknown[]) => lists.map(() => undefined),
     resolve: async (names: readonly string[]) => (asked.push([...names]), new Map(names.map((n) => [n, { addresses: [answer] }]))),
     nameservers: () => ({ 4: ['192.0.2.53'], 6: [] }),
     now: () => 1_700_000_000 as import('../common/rule/model.js').EpochSeconds,

@@ -401,7 +401,7 @@ function fakeEffects(): { fx: AgentEffects; loaded: string[] } {
   const loaded: string[] = []
   const fx: AgentEffects = {
     runNft: async (transaction) => void loaded.push(transactionText(transaction)),
-    listNft: async () => undefined,
+    listNft: async (lists) => lists.map(() => undefined),
     resolve: async (names) => new Map(names.map((name) => [name, { error: 'fuzz: no DNS here' }])),
     nameservers: () => ({ 4: ['192.0.2.53'], 6: [] }),
     now: () => NOW,

@@ -176,7 +176,7 @@ function fakeAgent(dns: Record<string, Resolution>) {
   const asked: string[] = []
   const fx: AgentEffects = {
     runNft: async (transaction) => void scripts.push(transactionText(transaction)),
-    listNft: async () => undefined,
+    listNft: async (lists) => lists.map(() => undefined),
     resolve: async (wanted) => (asked.push(...wanted), new Map(wanted.map((n) => [n, dns[n] ?? fail('NXDOMAIN')]))),
     nameservers: () => ({ 4: ['10.139.1.1'], 6: [] }),
     now: () => at(clock.now),

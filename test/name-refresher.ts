@@ -61,7 +61,7 @@ function setup(opts: { nameservers?: string[]; refuse?: (script: string) => bool
       if (opts.broken?.()) throw new Error('ENOSPC: no space left on device')
       scripts.push(script)
     },
-    listNft: async () => undefined,
+    listNft: async (lists) => lists.map(() => undefined),
     resolve: (names) => dns.resolve(names),
     nameservers: () => ({ 4: opts.nameservers ?? ['192.0.2.53'], 6: [] }),
     now: () => now as EpochSeconds,

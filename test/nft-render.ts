@@ -21,7 +21,7 @@ async function render(untrustedPush: unknown): Promise<{ transaction: string; re
   let transaction = ''
   const fx: AgentEffects = {
     runNft: async (loaded) => void (transaction = transactionText(loaded)),
-    listNft: async () => undefined,
+    listNft: async (lists) => lists.map(() => undefined),
     resolve: async (names) => new Map(names.map((n) => [n, { error: 'no DNS in this test' }])),
     nameservers: () => ({ 4: ['10.139.1.1', '10.139.1.2'], 6: [] }),
     now: () => 1_800_000_000 as EpochSeconds,

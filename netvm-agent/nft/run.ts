@@ -1,13 +1,14 @@
 // The only code that runs nft: one transaction in nft's native syntax in, or a JSON listing out.
-import { runCommand } from '../../common/run-command.js'
-import { nftRefused } from '../errors.js'
+import { runCommand, type CommandResult } from '../../common/run-command.js'
+import { NftApplyError, nftRefused } from '../errors.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
 import { runNftStreamed, withNftReading, type NftReading } from './stream.js'
 import type { StreamedTransaction, Transaction } from './transaction.js'
 import { withTransactionFile } from './transaction-file.js'
 
 export type RunNft = (transaction: Transaction) => Promise<void>
-export type ListNft = (args: readonly string[]) => Promise<unknown>
+/** `nft -j list ...` of each list of arguments: its answer parsed, or undefined for a listing that failed. */
+export type ListNft = (lists: readonly (readonly string[])[]) => Promise<unknown[]>
 
 const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
 
@@ -68,16 +69,32 @@ function* resumed(head: string, rest: Iterator<string>): Generator<string> {
 }
 
 /**
- * `nft -j list ...`, parsed; undefined when the object does not exist. `list sets` comes terse
- * (names, no elements): the drop log's rate sets alone may hold 65535 elements each. `nft`: the
- * program and its first arguments (tests: `ip netns exec NS nft`).
+ * Every listing asked of ONE nft (`nft -j -t -i`, a `list ...` a line): a process costs the daemon
+ * ~10 ms of its main thread (fork copies its page tables), and the kernel facts are six listings.
+ * nft answers each listing with a line on stdout, and a listing that fails (its object does not
+ * exist) with an error on stderr that quotes it: that one is undefined. Terse: sets come without
+ * their elements (the drop log's rate sets alone may hold 65535 each). An nft that cannot run
+ * answers nothing: every listing is undefined. `nft`: the program and its first arguments (tests:
+ * `ip netns exec NS nft`).
  */
 export function listNftWith(nft: readonly [string, ...string[]]): ListNft {
-  return async (args) => {
-    const result = await runCommand(nft[0], [...nft.slice(1), '-j', ...(args[0] === 'sets' ? ['-t'] : []), 'list', ...args])
-    if (result.exitCode !== 0) return undefined
-    return JSON.parse(result.stdout) as unknown
+  return async (lists) => {
+    if (lists.length === 0) return []
+    const commands = lists.map((args) => `list ${args.join(' ')}`)
+    const result = await runCommand(nft[0], [...nft.slice(1), '-j', '-t', '-i'], { input: `${commands.join('\n')}\n` })
+    if (result.exitCode !== 0) return lists.map(() => undefined)
+    return answersOf(commands, result)
   }
+}
+
+/** Each listing's line of stdout, in order, but for the listings an error on stderr quotes. */
+function answersOf(commands: readonly string[], result: CommandResult): unknown[] {
+  const quoted = new Set(result.stderr.split('\n'))
+  const lines = result.stdout.split('\n').filter((line) => line !== '')
+  const answered = commands.filter((command) => !quoted.has(command)).length
+  if (lines.length !== answered) throw new NftApplyError(`nft answered ${lines.length} of ${answered} listings: ${result.stderr.trim() || 'and said nothing'}`)
+  let next = 0
+  return commands.map((command) => (quoted.has(command) ? undefined : (JSON.parse(lines[next++] as string) as unknown)))
 }
 
 export const listNft: ListNft = listNftWith([NFT])
