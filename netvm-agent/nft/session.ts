@@ -3,7 +3,7 @@
 // to a private file and nft is sent ONE line, `include "<file>"`: nft reads the commands of one
 // line as one batch, included ones too, so the kernel takes all of it or none of it. (The
 // transaction itself on the line would cost ~8 ms for 50 rules: nft -i reads its input a byte a
-// read(2), the file through a buffer.) After it comes a command that fails on a table that never
+// read(2), the file through a buffer.) The file's private directory stays while the session runs. After it comes a command that fails on a table that never
 // exists, named by a serial number: its error on stderr (unbuffered, in order) says the
 // transaction before it is done, and whatever stderr said before it is that transaction's error.
 //
@@ -14,7 +14,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { childProcess } from '../../common/builtins.js'
 import { NftApplyError, nftRefused } from '../errors.js'
-import { withTransactionFile } from './transaction-file.js'
+import { KeptPrivateDir } from './transaction-file.js'
 
 /** A transaction longer than this goes to a fresh nft: the session's nft would keep its memory. */
 export const SESSION_MAX_BYTES = 64 * 1024
@@ -38,6 +38,7 @@ export class NftSession {
   /** Bytes the running nft has read. */
   private read = 0
   private queue: Promise<unknown> = Promise.resolve()
+  private readonly files = new KeptPrivateDir()
 
   /** `nft`, or a command that runs it (`argsBefore`: e.g. `ip netns exec NS nft` for tests). */
   constructor(
@@ -62,6 +63,7 @@ export class NftSession {
   close(): void {
     this.child?.stdin?.end()
     this.child = undefined
+    this.files.remove()
     const waiting = this.waiting
     this.waiting = undefined
     waiting?.reject(new NftApplyError('the nft session was closed before nft answered'))
@@ -69,7 +71,7 @@ export class NftSession {
 
   private async load(script: string): Promise<void> {
     if (!/\S/.test(script)) return
-    const errors = await withTransactionFile(script, (file) => this.exchange(`include "${file}"\n`))
+    const errors = await this.files.withTransactionFile(script, (file) => this.exchange(`include "${file}"\n`))
     // the next transaction starts a fresh nft
     if (this.read >= this.recycleAfterBytes) this.close()
     if (errors.trim() !== '') throw nftRefused(errors)

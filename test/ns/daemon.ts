@@ -1,7 +1,7 @@
 // The daemon (`serve`) in the firewall namespace: its 0600 socket, the replace / update / remove /
 // status protocol and its answers, malformed requests that change nothing, hooks run in order once
 // the rules are in place, SIGTERM leaving the rules in force, and a restart restoring them.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { until } from '../helpers/wait.js'
 import t from 'tap'
@@ -34,7 +34,10 @@ if (lab) {
   hook(join(systemDir, '15-not-executable'), 'system-15', false)
   hook(join(userDir, '50-user'), 'user-d-50')
   hook(join(lab.rwDir, 'qubes-firewall-user-script'), 'user-script')
-  const env = { QUBES_FIREWALL_SYSTEM_HOOKS: systemDir }
+  // the daemon's own TMPDIR: its nft session keeps a private directory there while it runs
+  const tmp = join(lab.dir, 'tmp')
+  mkdirSync(tmp)
+  const env = { QUBES_FIREWALL_SYSTEM_HOOKS: systemDir, TMPDIR: tmp }
   const hookLines = () => (existsSync(hookLog) ? readFileSync(hookLog, 'utf8').trim().split('\n') : [])
   const ruleset = () => lab.rulesetShape()
   /** What is persisted: the snapshot and the journal of changes since. */
@@ -164,8 +167,10 @@ if (lab) {
 
   await t.test('SIGTERM: exits, the rules stay in force', async (t) => {
     const rulesBefore = await ruleset()
+    t.match(readdirSync(tmp), [/^qubes-firewall-/], "the nft session's private directory, while the daemon runs")
     await daemon.terminate()
     t.equal(daemon.child.exitCode, 0, 'exit code 0')
+    t.same(readdirSync(tmp), [], 'it goes with the daemon')
     t.equal(await ruleset(), rulesBefore, 'the ruleset is unchanged')
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused', [`tcp:${CDN}:80`]: 'refused' })
     await lab.expect(t, 'b', { [`tcp:${WWW}:443`]: 'refused' })

@@ -3,7 +3,7 @@
 // the next one is unaffected), lines of tens of KiB and `!=` pass as written, and an nft that dies
 // is started again; nft's history never reaches a file and a session is replaced before it grows.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -82,14 +82,24 @@ t.test('a session is replaced by a fresh nft once it has read its share, and goe
   t.equal(Array.from({ length: 12 }, (_, i) => listed.includes(`chain r${i} {`)).filter(Boolean).length, 12, 'every transaction is in')
 })
 
-t.test('the transaction file is gone once nft answered, whether it took the transaction or not', async (t) => {
+t.test('the transaction file is gone once nft answered, whether it took it or not; the directory goes with the session', async (t) => {
   const tmp = mkdtempSync(join(tmpdir(), 'qf-tmp-'))
   t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
   const tmpBefore = process.env['TMPDIR']
   process.env['TMPDIR'] = tmp
   t.teardown(() => (tmpBefore === undefined ? delete process.env['TMPDIR'] : (process.env['TMPDIR'] = tmpBefore)))
-  await session.run('add chain ip qft f1\n')
-  t.same(readdirSync(tmp), [], 'nothing left after a transaction nft took')
-  await t.rejects(session.run('add chain ip qft f2\nadd rule ip qft nosuch return\n'), /^nft refused the transaction: Error: Could not process rule: No such file or directory \| add rule ip qft nosuch return$/)
-  t.same(readdirSync(tmp), [], 'nothing left after one it refused')
+  const own = new NftSession('ip', ['netns', 'exec', ns, 'nft'])
+  t.teardown(() => own.close())
+  await own.run('add chain ip qft f1\n')
+  const [dir, ...others] = readdirSync(tmp)
+  t.match(dir, /^qubes-firewall-/, 'the session keeps one private directory')
+  t.same(others, [])
+  t.same(readdirSync(join(tmp, dir as string)), [], 'nothing in it after a transaction nft took')
+  t.equal(statSync(join(tmp, dir as string)).mode & 0o777, 0o700, 'only root can enter it')
+  await t.rejects(own.run('add chain ip qft f2\nadd rule ip qft nosuch return\n'), /^nft refused the transaction: Error: Could not process rule: No such file or directory \| add rule ip qft nosuch return$/)
+  t.same(readdirSync(join(tmp, dir as string)), [], 'nothing in it after one nft refused')
+  await own.run('add chain ip qft f3\n')
+  t.same(readdirSync(tmp), [dir], 'the same directory for the next transaction')
+  own.close()
+  t.same(readdirSync(tmp), [], 'nothing left once the session is closed')
 })

@@ -2,7 +2,7 @@
 // line, what nft read leaves every VM on its old rules, on its new ones, or rejected: never
 // unfiltered. An error of ours or of nft's loads nothing; the FIFO and its directory go whatever
 // happens.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -29,7 +29,11 @@ function fillers(): Record<string, { policy: 'drop'; rules: string[] }> {
 const CLOSED = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'drop', rules: [] }, ...fillers() })
 const OPEN = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'accept', rules: [] }, ...fillers() })
 
-const leftovers = () => readdirSync(tmpdir()).filter((name) => name.startsWith('qubes-firewall-'))
+// this test's own TMPDIR: other tests' daemons keep their nft session's directory in theirs
+const tmp = mkdtempSync(join(tmpdir(), 'qf-streamed-'))
+process.env['TMPDIR'] = tmp
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+const leftovers = () => readdirSync(tmp).filter((name) => name.startsWith('qubes-firewall-'))
 
 /** The transaction an agent would stream for `entries` over what the firewall namespace holds now. */
 async function streamedFor(lab: Lab, entries: Entries): Promise<StreamedTransaction> {
