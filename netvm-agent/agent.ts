@@ -5,9 +5,8 @@ import type { EpochSeconds, Hostname } from '../common/rule/model.js'
 import type { Resolution } from '../common/dns/resolver.js'
 import type { Nameservers } from '../common/dns/resolv-conf.js'
 import { NftApplyError } from './errors.js'
-import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts } from './kernel-facts.js'
+import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts, type ListNft } from './kernel-facts.js'
 import type { Command } from './nft/model.js'
-import type { ListNft } from './nft/run.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
 import { streamedPlan, transactionText, type Transaction } from './nft/transaction.js'
@@ -66,6 +65,11 @@ export class Agent {
   /** Every address behind this netvm: the VMs served and /connected-ips*. */
   downstream(): string[] {
     return [...this.vms.keys(), ...(this.connected[4] ?? []), ...(this.connected[6] ?? [])]
+  }
+
+  /** What the kernel holds of ours and of Qubes' table: read ahead (factsAhead below) while the caller parses a push. */
+  readFacts(): Promise<KernelFacts> {
+    return readKernelFacts(this.fx.listNft)
   }
 
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. `factsAhead`: read while the push was. */

@@ -4,7 +4,6 @@
 import type { NftFamily } from './nft/model.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import { VM_CHAIN_PREFIX } from './nft/render.js'
-import type { ListNft } from './nft/run.js'
 
 /** A base chain of Qubes' table: absent with its table, present without our jump, or with it. */
 export type ChainState = 'missing-table' | 'missing-jump' | 'present'
@@ -18,6 +17,9 @@ export interface FamilyFacts {
 }
 
 export type KernelFacts = Readonly<Record<NftFamily, FamilyFacts>>
+
+/** `nft -j list ...` of each list of arguments: its answer parsed, or undefined for a listing that failed (nft/run.ts). */
+export type ListNft = (lists: readonly (readonly string[])[]) => Promise<unknown[]>
 
 /** A namespace where nothing exists yet: what `render` plans for. */
 export const FRESH_NAMESPACE: KernelFacts = {

@@ -1,5 +1,6 @@
 // The only code that runs nft: one transaction in nft's native syntax in, or a JSON listing out.
 import { runCommand, type CommandResult } from '../../common/run-command.js'
+import type { ListNft } from '../kernel-facts.js'
 import { NftApplyError, nftRefused } from '../errors.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
 import { runNftStreamed, withNftReading, type NftReading } from './stream.js'
@@ -7,8 +8,6 @@ import type { StreamedTransaction, Transaction } from './transaction.js'
 import { withTransactionFile } from './transaction-file.js'
 
 export type RunNft = (transaction: Transaction) => Promise<void>
-/** `nft -j list ...` of each list of arguments: its answer parsed, or undefined for a listing that failed. */
-export type ListNft = (lists: readonly (readonly string[])[]) => Promise<unknown[]>
 
 const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
 
