@@ -229,6 +229,16 @@ t.test('locks', async (t) => {
     t.notOk(existsSync(lock))
   })
 
+  t.test('a lock being made (its record written aside, not renamed in yet) is waited for, not taken over', async (t) => {
+    const lock = join(t.testdir(), 'lock')
+    mkdirSync(lock)
+    writeFileSync(join(lock, 'owner.12345'), '')
+    let ran = false
+    await t.rejects(withLock(lock, () => (ran = true), { timeoutMs: 200 }), { message: exactly(`timed out waiting for lock ${lock}`) })
+    t.notOk(ran)
+    t.ok(existsSync(join(lock, 'owner.12345')), 'the lock is left to its maker')
+  })
+
   t.test('a live owner is waited for', async (t) => {
     const lock = join(t.testdir(), 'lock')
     mkdirSync(lock)

@@ -1,6 +1,6 @@
 // A cross-process lock (a directory made with mkdir, which is atomic), so that concurrent
 // read-modify-write cycles of one file never lose an edit. A lock left by a dead process is taken over.
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 const OWNER_FILE = 'owner'
@@ -21,28 +21,41 @@ function ownerRecord(pid: number): string {
   return `${pid} ${startTime(pid) ?? '?'}`
 }
 
-function ownerAlive(lockDir: string): boolean {
+/** Whether the lock's owner lives, and the record that says who it is ('' while it is being made). */
+function ownerState(lockDir: string): { alive: boolean; record: string } {
   let untrustedRecord: string
   try {
     untrustedRecord = readFileSync(`${lockDir}/${OWNER_FILE}`, 'utf8')
   } catch {
-    // being created right now, unless its maker died between mkdir and writing its pid
-    try {
-      return Date.now() - statSync(lockDir).mtimeMs < 5000
-    } catch {
-      return true
-    }
+    // being made right now (the record comes in whole, renamed in), unless its maker died before
+    return { alive: madeLately(lockDir), record: '' }
   }
   const [pidText = '', start] = untrustedRecord.trim().split(' ')
   const pid = Number(pidText)
-  if (!Number.isInteger(pid) || pid <= 0) return false
+  if (!Number.isInteger(pid) || pid <= 0) return { alive: false, record: untrustedRecord }
   try {
     process.kill(pid, 0)
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return { alive: false, record: untrustedRecord }
   }
   // the pid lives, but is it still the owner? (after a crash, an unrelated process may have it now)
-  return start === undefined || start === '?' || start === startTime(pid)
+  return { alive: start === undefined || start === '?' || start === startTime(pid), record: untrustedRecord }
+}
+
+function madeLately(lockDir: string): boolean {
+  try {
+    return Date.now() - statSync(lockDir).mtimeMs < 5000
+  } catch {
+    return true
+  }
+}
+
+/** The lock is ours once its record is in: written aside and renamed in, so that no one reads it half-written. */
+function takeLock(lockDir: string): void {
+  mkdirSync(lockDir)
+  const aside = `${lockDir}/${OWNER_FILE}.${process.pid}`
+  writeFileSync(aside, ownerRecord(process.pid))
+  renameSync(aside, `${lockDir}/${OWNER_FILE}`)
 }
 
 export interface LockOptions {
@@ -53,20 +66,21 @@ export interface LockOptions {
 
 export async function withLock<T>(lockDir: string, work: () => Promise<T> | T, { timeoutMs = 30_000, onWait }: LockOptions = {}): Promise<T> {
   const deadline = Date.now() + timeoutMs
-  let staleChecks = 0
+  let deadRecord: string | undefined
   for (;;) {
     try {
-      mkdirSync(lockDir)
-      writeFileSync(`${lockDir}/${OWNER_FILE}`, ownerRecord(process.pid))
+      takeLock(lockDir)
       break
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
     }
-    // a dead owner, seen twice in a row (not a lock being made at this instant), is removed
-    if (!ownerAlive(lockDir)) {
-      if (++staleChecks >= 2) rmSync(lockDir, { recursive: true, force: true })
+    // a dead owner, the same one seen twice in a row (not a lock made or released meanwhile), is removed
+    const owner = ownerState(lockDir)
+    if (!owner.alive) {
+      if (deadRecord === owner.record) rmSync(lockDir, { recursive: true, force: true })
+      deadRecord = owner.record
     } else {
-      staleChecks = 0
+      deadRecord = undefined
       onWait?.()
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`)
