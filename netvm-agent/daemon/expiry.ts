@@ -2,19 +2,33 @@
 // drops the rule and cuts its connections). Far expiries are reached in steps: Node's timers
 // overflow past 2^31 ms (24.8 days) and would fire at once, in a loop.
 import type { LoadedVm } from '../plan.js'
+import type { VmEntry } from '../push/model.js'
 
 export const LONGEST_WAIT_MS = 24 * 3600 * 1000
 /** After the expiry second, so that the kernel's own match has ended. */
 const AFTER_EXPIRY_MS = 200
 
-/** The earliest expiry (epoch seconds) after `now` among the loaded rules; a loop, not a spread (lists may be huge). */
+/** Each VM's rule expiries, in order: worked out once per parsed VM (an entry never changes), not at every change. */
+const expiriesOfEntry = new WeakMap<VmEntry, readonly number[]>()
+
+function expiriesOf(entry: VmEntry): readonly number[] {
+  let expiries = expiriesOfEntry.get(entry)
+  if (expiries === undefined) {
+    expiries = entry.ok ? entry.vm.rules.flatMap((rule) => (rule.expire === undefined ? [] : [rule.expire])).sort((a, b) => a - b) : []
+    expiriesOfEntry.set(entry, expiries)
+  }
+  return expiries
+}
+
+/**
+ * The earliest expiry (epoch seconds) after `now` among the loaded rules. It runs after every change:
+ * a look at each VM's own list of expiries (most have none), not at each of its rules.
+ */
 export function nextExpiry(vms: Iterable<LoadedVm>, now: number): number | undefined {
   let next: number | undefined
   for (const { entry } of vms) {
-    if (!entry.ok) continue
-    for (const rule of entry.vm.rules) {
-      if (rule.expire !== undefined && rule.expire > now && (next === undefined || rule.expire < next)) next = rule.expire
-    }
+    const expire = expiriesOf(entry).find((at) => at > now)
+    if (expire !== undefined && (next === undefined || expire < next)) next = expire
   }
   return next
 }
