@@ -83,6 +83,9 @@ export async function applyChange(
   untrustedEntries: unknown,
   adjust: (push: Push) => Push = (push) => push,
 ): Promise<Response> {
+  // a replace lists the kernel (one nft) while the push is parsed; a push that does not parse leaves the listing unused
+  const factsAhead = op === 'replace' ? agent.readFacts() : undefined
+  factsAhead?.catch(() => {})
   let push: Push
   try {
     push = adjust(parsePush(untrustedEntries))
@@ -92,7 +95,7 @@ export async function applyChange(
   }
   // parsePush took them: a map of strings
   const entries = untrustedEntries as Entries
-  const result = op === 'replace' ? await agent.replace(push) : await agent.update(push)
+  const result = op === 'replace' ? await agent.replace(push, factsAhead) : await agent.update(push)
   if (result.error === undefined) {
     try {
       state.record(op, entries, (vm) => agent.loadedVms().get(vm)?.resolution)
