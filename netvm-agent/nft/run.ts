@@ -80,7 +80,8 @@ export function listNftWith(nft: readonly [string, ...string[]]): ListNft {
   return async (lists) => {
     if (lists.length === 0) return []
     const commands = lists.map((args) => `list ${args.join(' ')}`)
-    const result = await runCommand(nft[0], [...nft.slice(1), '-j', '-t', '-i'], { input: `${commands.join('\n')}\n` })
+    // (HOME=/dev/null: nft -i would read and write ~/.nft.history, as the session would: nft/session.ts)
+    const result = await runCommand(nft[0], [...nft.slice(1), '-j', '-t', '-i'], { input: `${commands.join('\n')}\n`, env: { ...process.env, HOME: '/dev/null' } })
     if (result.exitCode !== 0) return lists.map(() => undefined)
     return answersOf(commands, result)
   }

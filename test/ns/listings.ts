@@ -1,8 +1,10 @@
 // Listings asked of one nft (netvm-agent/nft/run.ts: listNftWith, `nft -j -t -i`) against real
 // nftables in a network namespace: each listing gets its own answer in its place, a listing of
 // something absent is undefined without shifting the others, sets come without their elements, an
-// nft that cannot run answers every listing undefined, and answers that do not add up are an error.
+// nft that cannot run answers every listing undefined, answers that do not add up are an error,
+// and nft -i's history never reaches a file.
 import { execFileSync } from 'node:child_process'
+import { readdirSync } from 'node:fs'
 import t from 'tap'
 import { listNftWith } from '../../netvm-agent/nft/run.js'
 
@@ -42,6 +44,16 @@ t.test('sets come without their elements', async (t) => {
   const [set] = items(sets, 'set')
   t.equal(set?.['name'], 's')
   t.notOk('elem' in (set ?? {}), 'no elements listed')
+})
+
+t.test("nft -i's history is never written to $HOME", async (t) => {
+  const home = t.testdir()
+  const homeBefore = process.env['HOME']
+  process.env['HOME'] = home
+  t.teardown(() => (homeBefore === undefined ? delete process.env['HOME'] : (process.env['HOME'] = homeBefore)))
+  const [chains] = await listNft([['chains']])
+  t.ok(chains !== undefined, 'listed')
+  t.same(readdirSync(home), [], 'no .nft.history in the home of the user who runs the agent')
 })
 
 t.test('an nft that cannot run answers every listing undefined', async (t) => {
