@@ -3,9 +3,10 @@
 // to a private file and nft is sent ONE line, `include "<file>"`: nft reads the commands of one
 // line as one batch, included ones too, so the kernel takes all of it or none of it. (The
 // transaction itself on the line would cost ~8 ms for 50 rules: nft -i reads its input a byte a
-// read(2), the file through a buffer.) The file's private directory stays while the session runs. After it comes a command that fails on a table that never
-// exists, named by a serial number: its error on stderr (unbuffered, in order) says the
-// transaction before it is done, and whatever stderr said before it is that transaction's error.
+// read(2), the file through a buffer.) The file's private directory stays while the session runs.
+// After the line comes a command that fails on a table that never exists, named by a serial
+// number: its error on stderr (unbuffered, in order) says the transaction before it is done, and
+// whatever stderr said before it is that transaction's error.
 //
 // nft -i keeps every line it read as history, in memory, and reads and writes $HOME/.nft.history
 // at its start and end: a session would grow with every transaction and copy each one to root's
