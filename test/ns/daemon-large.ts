@@ -3,8 +3,7 @@
 // parse changes nothing and leaves no nft or FIFO behind; a small update after it goes through
 // the session.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { until } from '../helpers/wait.js'
 import { VM_A, VM_B, WWW, makeLab, push, type Daemon, type Entries } from './harness.js'
@@ -23,9 +22,9 @@ const large = (aPort: number): Entries =>
 
 const lab = await makeLab(t)
 if (lab) {
-  // the daemon's own TMPDIR: what it keeps there (the session's directory, a FIFO's) can be seen
-  const tmp = join(lab.dir, 'tmp')
-  mkdirSync(tmp)
+  // the daemon's TMPDIR: what it keeps there (the session's directory, a FIFO's) can be seen
+  const tmp = lab.daemonTmp
+  const ours = () => readdirSync(tmp).filter((name) => name.startsWith('qubes-firewall-'))
   let daemon: Daemon
   /** What runs in the firewall namespace besides the daemon: its nft processes. */
   const nftProcesses = () => {
@@ -42,7 +41,7 @@ if (lab) {
 
   await t.test('a large replace is loaded and enforced', async (t) => {
     t.ok(Object.keys(large(80)).length >= 1000, 'the push is large')
-    daemon = await lab.startDaemon({ env: { TMPDIR: tmp } })
+    daemon = await lab.startDaemon()
     const answer = await daemon.request({ op: 'replace', entries: large(80) })
     t.equal(answer['ok'], true, JSON.stringify(answer['error']))
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused' })
@@ -57,7 +56,7 @@ if (lab) {
     t.equal(await lab.rulesetShape(), rulesBefore, 'the ruleset is unchanged')
     await until('only the session nft runs', () => nftProcesses().every((command) => command.startsWith('nft -i')))
     t.same(nftProcesses().filter((command) => command.includes(' -f ')), [], 'no nft reading a FIFO is left')
-    t.ok(readdirSync(tmp).length <= 1, 'no FIFO directory left (the session keeps one directory)')
+    t.ok(ours().length <= 1, `no FIFO directory left (the session keeps one directory): ${ours().join(' ')}`)
     await lab.expect(t, 'a', { [`tcp:${WWW}:80`]: 'allowed', [`tcp:${WWW}:443`]: 'refused' })
   })
 

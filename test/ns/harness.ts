@@ -10,7 +10,7 @@
 // Every namespace carries the pid in its name; everything a lab makes is removed by t.teardown,
 // also when the test fails, and on process exit as a last resort.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -355,6 +355,16 @@ export class Lab {
     return r.stdout.trim().split(' ')[1] ?? ''
   }
 
+  /**
+   * The daemons' TMPDIR, in the lab's directory: a daemon keeps its nft session's private directory
+   * there while it runs, and one killed with SIGKILL (as destroy() kills) leaves it behind.
+   */
+  get daemonTmp(): string {
+    const dir = join(this.dir, 'daemon-tmp')
+    mkdirSync(dir, { recursive: true })
+    return dir
+  }
+
   /** Starts `serve` in the firewall namespace and waits until it listens. */
   async startDaemon(opts: { socket?: string; env?: Record<string, string>; serveArgs?: string[] } = {}): Promise<Daemon> {
     const socket = opts.socket ?? join(this.dir, 'run', 'agent.sock')
@@ -362,7 +372,7 @@ export class Lab {
       this.ns.fw,
       process.execPath,
       [...this.agentArgs, '--resolv-conf', this.resolvConf, '--rw-dir', this.rwDir, '--state-dir', this.stateDir, '--socket', socket, 'serve', ...(opts.serveArgs ?? [])],
-      opts.env ?? {},
+      { TMPDIR: this.daemonTmp, ...opts.env },
     )
     const daemon = new Daemon(child, socket)
     await Lab.waitFor(child, 'listening on')
