@@ -88,14 +88,17 @@ export const HOSTS_FILE = join(LAB_DIR, 'hosts')
 function startAgent(netvm: string): void {
   const dir = join(LAB_DIR, netvm)
   mkdirSync(join(dir, 'rw'), { recursive: true })
+  // the netvm's own /tmp, as a firewall VM has: what a killed agent leaves there goes with the lab
+  mkdirSync(join(dir, 'tmp'), { recursive: true })
+  const env = { ...process.env, TMPDIR: join(dir, 'tmp') }
   const args = [AGENT, '--socket', socketPath(netvm), '--state-dir', join(dir, 'state'), '--rw-dir', join(dir, 'rw'), 'serve', ...LAB_REFRESH]
   if (labSource() === 'qubesdb' && netvm === QUBESDB_NETVM) {
     // as on Qubes: the VM's own QubesDB, which dom0 writes with qubesdb-write -d NETVM
     const store = join(QUBESDB_DIR, netvm)
     mkdirSync(store, { recursive: true })
-    startDaemon(`agent-${netvm}`, netvm, process.execPath, [...args, '--source', 'qubesdb'], { ...withQubesDbTools(process.env), QUBESDB_DIR: store })
+    startDaemon(`agent-${netvm}`, netvm, process.execPath, [...args, '--source', 'qubesdb'], { ...withQubesDbTools(env), QUBESDB_DIR: store })
   } else {
-    startDaemon(`agent-${netvm}`, netvm, process.execPath, args)
+    startDaemon(`agent-${netvm}`, netvm, process.execPath, args, env)
   }
 }
 
