@@ -61,16 +61,29 @@ export class KeptPrivateDir {
 
   /** `script` in a file of the directory while `use` runs; the file is gone after, whatever happened. */
   async withTransactionFile<T>(script: string, use: (file: string) => Promise<T>): Promise<T> {
-    if (this.dir === undefined) {
-      this.dir = privateDir()
-      removeAtExit(this)
-    }
-    const file = join(this.dir, TRANSACTION_FILE)
+    const file = this.write(withNewline(script))
     try {
-      writeFileSync(file, withNewline(script), { mode: 0o600 })
       return await use(file)
     } finally {
       rmSync(file, { force: true })
+    }
+  }
+
+  /** The file written; a directory removed behind our back (tmpfiles' cleaning of a quiet /tmp) is made again. */
+  private write(text: string): string {
+    for (let attempt = 0; ; attempt++) {
+      if (this.dir === undefined) {
+        this.dir = privateDir()
+        removeAtExit(this)
+      }
+      const file = join(this.dir, TRANSACTION_FILE)
+      try {
+        writeFileSync(file, text, { mode: 0o600 })
+        return file
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw err
+        this.remove()
+      }
     }
   }
 

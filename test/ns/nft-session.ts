@@ -100,6 +100,11 @@ t.test('the transaction file is gone once nft answered, whether it took it or no
   t.same(readdirSync(join(tmp, dir as string)), [], 'nothing in it after one nft refused')
   await own.run('add chain ip qft f3\n')
   t.same(readdirSync(tmp), [dir], 'the same directory for the next transaction')
+  // removed behind its back, as systemd-tmpfiles cleans a /tmp left quiet for days
+  rmSync(join(tmp, dir as string), { recursive: true })
+  await own.run('add chain ip qft f4\n')
+  t.match(nft('list', 'chains', 'ip'), /chain f4/, 'a directory gone is made again')
+  t.equal(readdirSync(tmp).length, 1)
   own.close()
   t.same(readdirSync(tmp), [], 'nothing left once the session is closed')
 })
