@@ -2,23 +2,13 @@
 // read-modify-write cycles of one file never lose an edit. A lock left by a dead process is taken over.
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { processStartTime } from '../../common/process-start.js'
 
 const OWNER_FILE = 'owner'
 
-/** A process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid, it names one process, whatever reuses the pid later. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // the command name (field 2) may hold spaces and parentheses: count from the last ')'
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
 /** What a lock records of its owner: "PID START". */
 function ownerRecord(pid: number): string {
-  return `${pid} ${startTime(pid) ?? '?'}`
+  return `${pid} ${processStartTime(pid) ?? '?'}`
 }
 
 /** Whether the lock's owner lives, and the record that says who it is ('' while it is being made). */
@@ -39,7 +29,7 @@ function ownerState(lockDir: string): { alive: boolean; record: string } {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return { alive: false, record: untrustedRecord }
   }
   // the pid lives, but is it still the owner? (after a crash, an unrelated process may have it now)
-  return { alive: start === undefined || start === '?' || start === startTime(pid), record: untrustedRecord }
+  return { alive: start === undefined || start === '?' || start === processStartTime(pid), record: untrustedRecord }
 }
 
 function madeLately(lockDir: string): boolean {

@@ -4,17 +4,7 @@
 // ends that reader first: only that process, named by its pid, its start time and its command line.
 // (A parent-death signal would not do: tcpdump drops root for its own user, which clears it.)
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
-
-/** A process's start (clock ticks since boot, /proc/PID/stat field 22): with its pid, one process. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // field 2, the command, is in parentheses and may hold spaces: the fields after it start at 3
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]
-  } catch {
-    return undefined
-  }
-}
+import { processStartTime } from '../../common/process-start.js'
 
 function commandLine(pid: number): string[] | undefined {
   try {
@@ -26,7 +16,7 @@ function commandLine(pid: number): string[] | undefined {
 
 /** Records the reader just started (`pid`), so that a later daemon can end it should this one be killed. */
 export function recordReader(file: string, pid: number): void {
-  const start = startTime(pid)
+  const start = processStartTime(pid)
   if (start !== undefined) writeFileSync(file, `${pid} ${start}\n`, { mode: 0o600 })
 }
 
@@ -41,7 +31,7 @@ export function endLeftReader(file: string, command: readonly string[]): void {
   }
   const [pidText = '', start] = recorded.trim().split(' ')
   const pid = Number(pidText)
-  const same = Number.isSafeInteger(pid) && pid > 1 && start !== undefined && startTime(pid) === start
+  const same = Number.isSafeInteger(pid) && pid > 1 && start !== undefined && processStartTime(pid) === start
   if (same && commandLine(pid)?.join('\0') === command.join('\0')) process.kill(pid, 'SIGKILL')
   forgetReader(file)
 }

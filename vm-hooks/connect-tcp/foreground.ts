@@ -3,7 +3,8 @@
 import { formatBinding, type Binding } from './binding.js'
 import { PROG } from './args.js'
 import { LISTEN_HOST, listenBinding, qrexecClientProgram } from './listen.js'
-import { processStartTime, removeRecord, writeRecord } from './state.js'
+import { processStartTime } from '../../common/process-start.js'
+import { removeRecord, writeRecord } from './state.js'
 
 /** Tells the command that started this binding in the background how it went (no-op otherwise). */
 export async function tellStarter(message: { ready: true } | { error: string }): Promise<void> {

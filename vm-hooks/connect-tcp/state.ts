@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { atomicWriteFile } from '../../common/atomic-write.js'
+import { processStartTime } from '../../common/process-start.js'
 import { formatBinding, parseBinding, type Binding } from './binding.js'
 
 export interface BindingRecord {
@@ -50,18 +51,6 @@ export function recordPath(dir: string, localPort: number): string {
 
 export function logFilePath(dir: string, localPort: number): string {
   return join(dir, `${localPort}.log`)
-}
-
-/** Field 22 of /proc/<pid>/stat; undefined when the process is gone (or a zombie). */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // the command name (field 2) may hold spaces and parentheses: count from the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19]
-  } catch {
-    return undefined
-  }
 }
 
 export function isRunning(record: BindingRecord): boolean {
