@@ -5,7 +5,7 @@ import type { EpochSeconds, Hostname } from '../common/rule/model.js'
 import type { Resolution } from '../common/dns/resolver.js'
 import type { Nameservers } from '../common/dns/resolv-conf.js'
 import { NftApplyError } from './errors.js'
-import { FRESH_NAMESPACE, readKernelFacts, type KernelFacts, type ListNft } from './kernel-facts.js'
+import { FRESH_NAMESPACE, readKernelFacts, readKernelFactsAhead, type KernelFacts, type ListNft } from './kernel-facts.js'
 import type { Command } from './nft/model.js'
 import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
@@ -68,8 +68,8 @@ export class Agent {
   }
 
   /** What the kernel holds of ours and of Qubes' table: read ahead (factsAhead below) while the caller parses a push. */
-  readFacts(): Promise<KernelFacts> {
-    return readKernelFacts(this.fx.listNft)
+  readFactsAhead(): Promise<KernelFacts> {
+    return readKernelFactsAhead(this.fx.listNft)
   }
 
   /** The whole push: every VM in it is replaced, VMs absent from it are removed. `factsAhead`: read while the push was. */

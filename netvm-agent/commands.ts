@@ -9,7 +9,7 @@ import { realEffects } from './effects.js'
 import { PushError } from './errors.js'
 import { failureLine } from './failure-line.js'
 import { ordinaryHostReason } from './host-check.js'
-import { readKernelFacts } from './kernel-facts.js'
+import { readKernelFactsAhead } from './kernel-facts.js'
 import { refreshPolicy } from './names/name-state.js'
 import { listNft, withNftStartedAhead } from './nft/run.js'
 import type { AgentOptions } from './options.js'
@@ -62,10 +62,9 @@ export async function render(opts: AgentOptions): Promise<void> {
 export async function apply(opts: AgentOptions): Promise<void> {
   await checkHost(opts.force)
   const fx = realEffects(opts.resolvConf)
-  // while the push is read and parsed: the kernel's facts are read (two nft listings), and the nft
-  // that loads it starts (a push that does not parse ends the command before either is used)
-  const factsAhead = readKernelFacts(fx.listNft)
-  factsAhead.catch(() => {})
+  // while the push is read and parsed: the kernel's facts are read (one nft), and the nft that
+  // loads it starts (a push that does not parse ends the command before either is used)
+  const factsAhead = readKernelFactsAhead(fx.listNft)
   await withNftStartedAhead(async (runNft) => {
     const push = await readPushFromStdin()
     const result = await new Agent({ ...fx, runNft }).replace(push, factsAhead)

@@ -72,3 +72,10 @@ export async function readKernelFacts(listNft: ListNft): Promise<KernelFacts> {
   }
   return { ip: read('ip', 0), ip6: read('ip6', 1) }
 }
+
+/** The facts read before they are needed (while a push is read and parsed): left unused (the push did not parse), a failure is no unhandled rejection. */
+export function readKernelFactsAhead(listNft: ListNft): Promise<KernelFacts> {
+  const facts = readKernelFacts(listNft)
+  facts.catch(() => {})
+  return facts
+}

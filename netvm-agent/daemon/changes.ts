@@ -84,8 +84,7 @@ export async function applyChange(
   adjust: (push: Push) => Push = (push) => push,
 ): Promise<Response> {
   // a replace lists the kernel (one nft) while the push is parsed; a push that does not parse leaves the listing unused
-  const factsAhead = op === 'replace' ? agent.readFacts() : undefined
-  factsAhead?.catch(() => {})
+  const factsAhead = op === 'replace' ? agent.readFactsAhead() : undefined
   let push: Push
   try {
     push = adjust(parsePush(untrustedEntries))
