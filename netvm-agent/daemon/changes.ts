@@ -7,7 +7,7 @@ import { PushError } from '../errors.js'
 import { parsePush } from '../push/parse.js'
 import { parseResolved } from '../push/resolution.js'
 import type { Response } from './protocol.js'
-import { CACHED, type Entries, type PersistedState } from './state.js'
+import { CACHED, cachedKeyParts, type Entries, type PersistedState } from './state.js'
 import { RuleParseError } from '../../common/errors.js'
 
 function log(message: string): void {
@@ -29,12 +29,11 @@ export function restoredPush(saved: Entries): { push: ReturnType<typeof parsePus
       entries[key] = value
       continue
     }
-    const slash = key.indexOf('/', CACHED.length)
-    if (slash < 0 || key.includes('/', slash + 1)) continue
-    const ip = key.slice(CACHED.length, slash)
-    let answers = cachedByVm.get(ip)
-    if (answers === undefined) cachedByVm.set(ip, (answers = new Map()))
-    answers.set(key.slice(slash + 1), value)
+    const cachedOf = cachedKeyParts(key)
+    if (cachedOf === undefined) continue
+    let answers = cachedByVm.get(cachedOf.vm)
+    if (answers === undefined) cachedByVm.set(cachedOf.vm, (answers = new Map()))
+    answers.set(cachedOf.name, value)
   }
   const push = parsePush(entries)
   const cached = new Map<string, Map<string, Resolution>>()

@@ -30,6 +30,15 @@ interface Snapshot {
 
 /** What the agent itself resolved a VM's names to: kept apart from dom0's, so that it is asked again after a restart. */
 export const CACHED = '/qubes-firewall-cached/'
+const cachedKey = (vm: string, name: string) => `${CACHED}${vm}/${name}`
+
+/** The VM and name of a key cachedKey() made; undefined for any other key (a CACHED one of another shape too). */
+export function cachedKeyParts(key: string): { vm: string; name: string } | undefined {
+  if (!key.startsWith(CACHED)) return undefined
+  const slash = key.indexOf('/', CACHED.length)
+  if (slash < 0 || key.includes('/', slash + 1)) return undefined
+  return { vm: key.slice(CACHED.length, slash), name: key.slice(slash + 1) }
+}
 /** The global keys the agent takes; anything else without a VM is ignored, and so not kept. */
 const isGlobal = (key: string) => isConnectedIps(key) || key.startsWith(FORWARD)
 /** A VM's keys start with one of these, then its IP. */
@@ -119,7 +128,7 @@ export class PersistedState {
     for (const vm of vms) {
       const kept = change.vms[vm] as Entries
       for (const [name, resolution] of resolutionOf(vm) ?? []) {
-        if ('addresses' in resolution && kept[resolvedKey(vm, name)] === undefined) kept[`${CACHED}${vm}/${name}`] = resolution.addresses.join(' ')
+        if ('addresses' in resolution && kept[resolvedKey(vm, name)] === undefined) kept[cachedKey(vm, name)] = resolution.addresses.join(' ')
       }
     }
     this.append(change)
