@@ -6,19 +6,10 @@ import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { until } from '../helpers/wait.js'
-import { VM_A, VM_B, WWW, makeLab, push, type Daemon, type Entries } from './harness.js'
-
-/** VMs without a namespace, 30 rules each: with a and b, over 1000 entries. */
-function fillers(): Record<string, { policy: 'drop'; rules: string[] }> {
-  const vms: Record<string, { policy: 'drop'; rules: string[] }> = {}
-  for (let i = 0; i < 40; i++) {
-    vms[`10.137.1.${i + 2}`] = { policy: 'drop', rules: Array.from({ length: 30 }, (_, r) => `action=accept dst4=203.0.${i}.${r} proto=tcp dstports=${1000 + r}-${2000 + r}`) }
-  }
-  return vms
-}
+import { VM_A, VM_B, WWW, fillerVms, makeLab, push, type Daemon, type Entries } from './harness.js'
 
 const large = (aPort: number): Entries =>
-  push({ [VM_A]: { policy: 'drop', rules: [`action=accept dst4=${WWW} proto=tcp dstports=${aPort}-${aPort}`] }, [VM_B]: { policy: 'drop', rules: [] }, ...fillers() })
+  push({ [VM_A]: { policy: 'drop', rules: [`action=accept dst4=${WWW} proto=tcp dstports=${aPort}-${aPort}`] }, [VM_B]: { policy: 'drop', rules: [] }, ...fillerVms(30) })
 
 const lab = await makeLab(t)
 if (lab) {

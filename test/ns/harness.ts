@@ -71,6 +71,15 @@ export function push(vms: Record<string, VmRulesSpec>, connected: { 4?: string[]
   return entries
 }
 
+/** 40 VMs without a namespace, `rulesEach` accept rules each: what makes a push large (streamed, not through the session). */
+export function fillerVms(rulesEach: number): Record<string, VmRulesSpec> {
+  const vms: Record<string, VmRulesSpec> = {}
+  for (let i = 0; i < 40; i++) {
+    vms[`10.137.1.${i + 2}`] = { policy: 'drop', rules: Array.from({ length: rulesEach }, (_, r) => `action=accept dst4=203.0.${i}.${r} proto=tcp dstports=${1000 + r}-${2000 + r}`) }
+  }
+  return vms
+}
+
 /**
  * The agent's command line: $QUBES_FIREWALL_TEST_AGENT (a built qubes-firewall-agent.js) when set,
  * the built one in dist when no source is newer than its build, else the sources through tsx.

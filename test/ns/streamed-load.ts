@@ -14,20 +14,11 @@ import { SESSION_MAX_BYTES } from '../../netvm-agent/nft/session.js'
 import { runNftStreamed, withNftReading } from '../../netvm-agent/nft/stream.js'
 import { PIPE_BUF, transactionText, type StreamedTransaction } from '../../netvm-agent/nft/transaction.js'
 import { parsePush } from '../../netvm-agent/push/parse.js'
-import { CDN, VM_A, VM_B, WWW, makeLab, push, type Entries, type Lab } from './harness.js'
-
-/** VMs without a namespace, 20 rules each: the transaction comes to more than a pipe-full (~100 KB). */
-function fillers(): Record<string, { policy: 'drop'; rules: string[] }> {
-  const vms: Record<string, { policy: 'drop'; rules: string[] }> = {}
-  for (let i = 0; i < 40; i++) {
-    vms[`10.137.1.${i + 2}`] = { policy: 'drop', rules: Array.from({ length: 20 }, (_, r) => `action=accept dst4=203.0.${i}.${r} proto=tcp dstports=${1000 + r}-${2000 + r}`) }
-  }
-  return vms
-}
+import { CDN, VM_A, VM_B, WWW, fillerVms, makeLab, push, type Entries, type Lab } from './harness.js'
 
 // a stays closed from one to the other: whatever a cut leaves, it must refuse a; b opens
-const CLOSED = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'drop', rules: [] }, ...fillers() })
-const OPEN = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'accept', rules: [] }, ...fillers() })
+const CLOSED = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'drop', rules: [] }, ...fillerVms(20) })
+const OPEN = push({ [VM_A]: { policy: 'drop', rules: [] }, [VM_B]: { policy: 'accept', rules: [] }, ...fillerVms(20) })
 
 // this test's own TMPDIR: other tests' daemons keep their nft session's directory in theirs
 const tmp = mkdtempSync(join(tmpdir(), 'qf-streamed-'))
