@@ -1,7 +1,7 @@
 // qubes-firewall-agent {render|apply|init|connect|serve|log|hits|check}: options and subcommands; what each
 // does is in commands.ts, loaded only when one runs.
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { runProgram } from '../common/cli/run.js'
+import { exitWhenFlushed, runProgram } from '../common/cli/run.js'
 import { shown } from '../common/untrusted-text.js'
 import { DEFAULT_REFRESH } from './names/name-state.js'
 import type { AgentOptions } from './options.js'
@@ -18,6 +18,9 @@ const SUBCOMMANDS: readonly [string, string][] = [
   ['hits <vm-ip>', "a VM's hit counts per rule and for its policy, with when each count last grew"],
   ['check <vm-ip> <dest> [proto] [port]', 'which rule decides a packet from the VM to DEST (PORT, or the ICMP type for icmp), and why'],
 ]
+
+/** One-shot commands that hold a whole push: they end without node's teardown of that heap. */
+const LARGE_ONE_SHOTS: ReadonlySet<Subcommand> = new Set(['render', 'apply'])
 
 export function buildProgram(): Command {
   const program = new Command('qubes-firewall-agent')
@@ -39,6 +42,7 @@ export function buildProgram(): Command {
         const positional = { ...(vmIp !== undefined && { vmIp }), ...(dest !== undefined && { dest }), ...(proto !== undefined && { proto }), ...(port !== undefined && { port }) }
         const commands = await import('./commands.js')
         await (commands[name] as (opts: object) => Promise<void>)({ ...program.opts<AgentOptions>(), ...own, ...positional })
+        if (LARGE_ONE_SHOTS.has(name)) exitWhenFlushed()
       })
     if (name === 'serve') {
       command.addOption(new Option('--source <source>', "also take the rules Qubes' dom0 writes into this VM's QubesDB").choices(['socket', 'qubesdb']).default('socket'))

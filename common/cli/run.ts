@@ -9,6 +9,16 @@ export function reportError(prog: string, err: unknown): void {
   process.exitCode = 1
 }
 
+/**
+ * Ends a one-shot command that is done, without node's teardown of its heap: at a natural exit
+ * node frees every page of it, ~50 ms of a 500-VM `apply` (a full load holds every VM's rules).
+ * Only when stdout and stderr hold nothing unwritten (on Linux they write files and pipes
+ * synchronously, so they do not); the exit code stays process.exitCode, and 'exit' handlers run.
+ */
+export function exitWhenFlushed(): void {
+  if (process.stdout.writableLength === 0 && process.stderr.writableLength === 0) process.exit()
+}
+
 /** A reader that went away (`| head`) ends the command quietly, as SIGPIPE ends C tools; not with a stack trace. */
 function quietOnClosedPipe(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
