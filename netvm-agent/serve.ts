@@ -13,7 +13,7 @@ import { refreshPolicy, type RefreshPolicy } from './names/name-state.js'
 import type { Channel } from './daemon/connection.js'
 import { listen } from './daemon/listener.js'
 import { parseRequest, RequestError, type Response } from './daemon/protocol.js'
-import { serialised, type Exclusive } from './daemon/serial.js'
+import { serialised, thenSoonAfter, type Exclusive } from './daemon/serial.js'
 import { PersistedState, type Entries } from './daemon/state.js'
 import { status } from './daemon/status.js'
 import type { Drop } from './droplog/attribute.js'
@@ -153,7 +153,7 @@ function startBackground(agent: Agent, state: PersistedState, fx: AgentEffects, 
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
     if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))
   })
-  // the refresh's own change went through `exclusive`, so afterChange (below) has run for it
+  // the refresh's own change went through `exclusive`, so afterChange (below) runs for it
   const refresher = new NameRefresher(agent, fx, exclusive, policy, log, (moved) => {
     void qubesDb?.namesMoved(moved).catch((err: Error) => log(`writing /dns/ failed: ${err.message}`))
   })
@@ -196,8 +196,7 @@ export async function serve(opts: AgentOptions): Promise<void> {
   })
   // every change, whoever asks (the socket, QubesDB, SIGHUP, an expiry, a refresh), moves the background on
   let background: Background | undefined
-  const serial = serialised()
-  const exclusive: Exclusive = (work) => serial(work).finally(() => background?.afterChange())
+  const exclusive = thenSoonAfter(serialised(), () => background?.afterChange())
   await restore(agent, state)
   await runFirewallHooks(opts)
   dropLog.start()

@@ -10,3 +10,26 @@ export function serialised(): Exclusive {
     return next
   }
 }
+
+/**
+ * `exclusive`, and `after` once each piece of work is done: after its caller has had the result
+ * (the daemon's answer goes out first: the daemon's `after` walks every loaded VM, ~0.6 ms of an
+ * update at 1000 VMs that dom0 need not wait for), and at the latest as the next piece of work
+ * starts, which thus finds it done.
+ */
+export function thenSoonAfter(exclusive: Exclusive, after: () => void): Exclusive {
+  let due = false
+  const runDue = () => {
+    if (!due) return
+    due = false
+    after()
+  }
+  return (work) =>
+    exclusive(() => {
+      runDue()
+      return work()
+    }).finally(() => {
+      due = true
+      setImmediate(runDue)
+    })
+}
