@@ -3,9 +3,10 @@
 import { RuleParseError } from '../../common/errors.js'
 import { shown } from '../../common/untrusted-text.js'
 import { LIMITS } from './limits.js'
-import type { Family, FwRule, VmEntry, VmRules } from './model.js'
+import type { Family, FwRule, VmEntry } from './model.js'
 import { parseResolved } from './resolution.js'
-import { parseCachedRule, type RuleCache } from './rule-cache.js'
+import { parseQdbRule } from './rule.js'
+import type { ParsedRules, SameRules } from './same-rules.js'
 
 /** One VM's entries as pushed, not parsed yet: its keys below /qubes-firewall/<ip>/ and its resolved names. */
 export interface RawVm {
@@ -17,25 +18,40 @@ export interface RawVm {
   resolved: Map<string, string>
 }
 
-export function parseVm(raw: RawVm, cache: RuleCache): VmEntry {
+/** The NNNN entries in order, each a rule; the first that does not parse (a bad key first) fails them all. */
+function parseNumbered(keys: readonly string[], values: readonly string[], family: Family): ParsedRules {
+  const rules: FwRule[] = []
   let ruleNumber: number | null = null
   try {
-    const policy = raw.keys.get('policy')
-    if (policy === undefined) throw new RuleParseError("no 'policy' defined")
-    if (policy !== 'accept' && policy !== 'drop') throw new RuleParseError(`invalid policy '${shown(policy)}'`)
-    const rules: FwRule[] = []
-    const numbered = [...raw.keys].filter(([key]) => key !== 'policy')
-    if (numbered.length > LIMITS.rulesPerVm) throw new RuleParseError(`more than ${LIMITS.rulesPerVm} rules`)
-    for (const [key, value] of numbered.sort(([a], [b]) => (a < b ? -1 : 1))) {
+    keys.forEach((key, i) => {
+      ruleNumber = null
       if (!/^[0-9]{4}$/.test(key)) throw new RuleParseError(`unexpected key '${shown(key)}' (expected policy or NNNN)`)
       ruleNumber = Number(key)
-      rules.push(parseCachedRule(cache, ruleNumber, value, raw.family))
-    }
-    ruleNumber = null
-    const vm: VmRules = { ip: raw.ip, family: raw.family, policy, rules, resolved: parseResolved(raw.resolved) }
-    return { ok: true, vm }
+      rules.push(parseQdbRule(ruleNumber, values[i] as string, family))
+    })
+    return { rules }
   } catch (err) {
     if (!(err instanceof RuleParseError)) throw err
-    return { ok: false, failure: { ip: raw.ip, family: raw.family, error: err.message, rule: ruleNumber } }
+    return { error: err.message, rule: ruleNumber }
+  }
+}
+
+export function parseVm(raw: RawVm, same: SameRules): VmEntry {
+  const failed = (error: string, rule: number | null): VmEntry => ({ ok: false, failure: { ip: raw.ip, family: raw.family, error, rule } })
+  const policy = raw.keys.get('policy')
+  if (policy === undefined) return failed("no 'policy' defined", null)
+  if (policy !== 'accept' && policy !== 'drop') return failed(`invalid policy '${shown(policy)}'`, null)
+  const numbered = [...raw.keys].filter(([key]) => key !== 'policy')
+  if (numbered.length > LIMITS.rulesPerVm) return failed(`more than ${LIMITS.rulesPerVm} rules`, null)
+  numbered.sort(([a], [b]) => (a < b ? -1 : 1))
+  const keys = numbered.map(([key]) => key)
+  const values = numbered.map(([, value]) => value)
+  const parsed = same.parsedOnce(raw.family, keys, values, () => parseNumbered(keys, values, raw.family))
+  if ('error' in parsed) return failed(parsed.error, parsed.rule)
+  try {
+    return { ok: true, vm: { ip: raw.ip, family: raw.family, policy, rules: parsed.rules, resolved: parseResolved(raw.resolved) } }
+  } catch (err) {
+    if (!(err instanceof RuleParseError)) throw err
+    return failed(err.message, null)
   }
 }

@@ -3,7 +3,7 @@
 // nft can start. Only VMs whose rules may name a host are read before (their names are resolved first).
 import type { VmEntry } from './model.js'
 import { parseVm, type RawVm } from './vm.js'
-import { newRuleCache, type RuleCache } from './rule-cache.js'
+import { SameRules } from './same-rules.js'
 import { FIREWALL } from '../../common/qubesdb/keys.js'
 
 /** A rule names a host only through this option; a VM without it in any value needs no DNS. */
@@ -15,7 +15,7 @@ export class VmsParsedOnRead implements ReadonlyMap<string, VmEntry> {
   /** `raws`: complete VMs (their marker present) by canonical address. */
   constructor(
     private readonly raws: ReadonlyMap<string, RawVm>,
-    private readonly cache: RuleCache,
+    private readonly same: SameRules,
   ) {}
 
   get size(): number {
@@ -31,7 +31,7 @@ export class VmsParsedOnRead implements ReadonlyMap<string, VmEntry> {
     if (entry === undefined) {
       const raw = this.raws.get(ip)
       if (raw === undefined) return undefined
-      entry = parseVm(raw, this.cache)
+      entry = parseVm(raw, this.same)
       this.parsed.set(ip, entry)
     }
     return entry
@@ -85,5 +85,5 @@ export function parseVms(raws: Iterable<RawVm>): { vms: VmsParsedOnRead; ignored
     if (raw.marker) complete.set(raw.ip, raw)
     else ignored.push(`${FIREWALL}${raw.ip}/*`)
   }
-  return { vms: new VmsParsedOnRead(complete, newRuleCache()), ignored }
+  return { vms: new VmsParsedOnRead(complete, new SameRules()), ignored }
 }
