@@ -160,9 +160,14 @@ function startBackground(agent: Agent, state: PersistedState, fx: AgentEffects, 
   return {
     refresher,
     afterChange: () => {
-      expiry.schedule()
-      refresher.schedule()
-      // the answer is out first; the clean-up and the state's compaction wait for a quiet moment
+      // it runs on its own once the answer is out: an error must not end the daemon
+      try {
+        expiry.schedule()
+        refresher.schedule()
+      } catch (err) {
+        log(`scheduling expiries and refreshes failed: ${(err as Error).message}`)
+      }
+      // the clean-up and the state's compaction wait for a quiet moment
       idle.quiet()
     },
     busy: () => idle.busy(),
