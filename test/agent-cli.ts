@@ -75,9 +75,11 @@ t.test('render from a file on stdin', async (t) => {
 
 t.test('apply on an ordinary host refuses to make the base table, unless --force', { skip: process.getuid?.() !== 0 ? 'needs root to see the host namespace' : false }, async (t) => {
   // nothing is loaded for real: a stand-in nft that finds no table and records what it is given
-  const log = `${t.testdir()}/nft.log`
+  const dir = t.testdir()
+  const log = `${dir}/nft.log`
   writeFileSync(log, '')
-  const env = { QUBES_FIREWALL_NFT: `${process.cwd()}/test/fixtures/bin/fake-nft`, FAKE_NFT_LOG: log }
+  const envLog = `${dir}/nft-env.log`
+  const env = { QUBES_FIREWALL_NFT: `${process.cwd()}/test/fixtures/bin/fake-nft`, FAKE_NFT_LOG: log, FAKE_NFT_ENV_LOG: envLog }
   const push = readFileSync(FIXTURE)
   // this test runs in the host's own namespace, which has no vif* interface
   const refused = await agent(['apply'], push, env)
@@ -87,6 +89,10 @@ t.test('apply on an ordinary host refuses to make the base table, unless --force
   const forced = await agent(['--force', 'apply'], push, env)
   t.equal(forced.code, 0, forced.stderr)
   t.match(readFileSync(log, 'utf8'), /policy drop ;/, 'with --force the base table is made')
+  // the listing's nft and the loading one: malloc on huge pages (nft/env.ts), no history in root's home
+  const runs = readFileSync(envLog, 'utf8').trim().split('\n')
+  t.ok(runs.length >= 2, `nft ran for the listing and the load (${runs.length} runs)`)
+  t.same(new Set(runs), new Set(['HOME=/dev/null GLIBC_TUNABLES=glibc.malloc.hugetlb=1']))
   // fake-nft finds no table, as render assumes: what apply loaded is what render prints, byte for byte
   const rendered = await agent(['render'], push, env)
   t.equal(`${rendered.stdout}\n`, readFileSync(log, 'utf8'), 'render prints what apply loads')

@@ -2,6 +2,7 @@
 import { runCommand, type CommandResult } from '../../common/run-command.js'
 import type { ListNft } from '../kernel-facts.js'
 import { NftApplyError, nftRefused } from '../errors.js'
+import { nftEnv } from './env.js'
 import { NftSession, SESSION_MAX_BYTES } from './session.js'
 import { runNftStreamed, withNftReading, type NftReading } from './stream.js'
 import type { StreamedTransaction, Transaction } from './transaction.js'
@@ -16,7 +17,7 @@ const NFT = process.env['QUBES_FIREWALL_NFT'] ?? 'nft'
 // the transaction goes through a private file instead
 export const runNft: RunNft = async (transaction) => {
   if (typeof transaction !== 'string') return runNftStreamed([NFT], transaction)
-  const result = await withTransactionFile(transaction, (file) => runCommand(NFT, ['-f', file]))
+  const result = await withTransactionFile(transaction, (file) => runCommand(NFT, ['-f', file], { env: nftEnv() }))
   if (result.exitCode !== 0) {
     throw nftRefused(result.stderr || result.stdout || result.failure || `exit code ${result.exitCode}`)
   }
@@ -80,8 +81,7 @@ export function listNftWith(nft: readonly [string, ...string[]]): ListNft {
   return async (lists) => {
     if (lists.length === 0) return []
     const commands = lists.map((args) => `list ${args.join(' ')}`)
-    // (HOME=/dev/null: nft -i would read and write ~/.nft.history, as the session would: nft/session.ts)
-    const result = await runCommand(nft[0], [...nft.slice(1), '-j', '-t', '-i'], { input: `${commands.join('\n')}\n`, env: { ...process.env, HOME: '/dev/null' } })
+    const result = await runCommand(nft[0], [...nft.slice(1), '-j', '-t', '-i'], { input: `${commands.join('\n')}\n`, env: nftEnv() })
     if (result.exitCode !== 0) return lists.map(() => undefined)
     return answersOf(commands, result)
   }

@@ -17,6 +17,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { childProcess } from '../../common/builtins.js'
 import { NftApplyError, nftRefused } from '../errors.js'
+import { nftEnv } from './env.js'
 import { KeptPrivateDir } from './transaction-file.js'
 
 /** A transaction longer than this goes to a fresh nft: the session's nft would keep its memory. */
@@ -122,7 +123,7 @@ export class NftSession {
 
   private started(): ChildProcess {
     if (this.child !== undefined) return this.child
-    const child = childProcess().spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, HOME: '/dev/null' } })
+    const child = childProcess().spawn(this.nft, [...this.argsBefore, '-i'], { stdio: ['pipe', 'ignore', 'pipe'], env: nftEnv() })
     this.child = child
     this.stderr = ''
     this.read = 0

@@ -15,6 +15,7 @@ import { closeSync, constants, openSync, rmSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { runCommand, type CommandResult } from '../../common/run-command.js'
 import { NftApplyError, nftRefused } from '../errors.js'
+import { nftEnv } from './env.js'
 import { withPrivatePath } from './transaction-file.js'
 import { PIPE_BUF, type StreamedTransaction } from './transaction.js'
 
@@ -50,7 +51,7 @@ export async function withNftReading<T>(nft: readonly [string, ...string[]], use
     const made = await runCommand('mkfifo', ['-m', '600', fifo])
     if (made.exitCode !== 0) throw new NftApplyError(`cannot make a FIFO for nft: ${made.stderr.trim() || made.failure}`)
     const abort = new AbortController()
-    const exited = runCommand(nft[0], [...nft.slice(1), '-f', fifo], { signal: abort.signal })
+    const exited = runCommand(nft[0], [...nft.slice(1), '-f', fifo], { signal: abort.signal, env: nftEnv() })
     // nft killed: it never reads to an end, so it takes nothing (once it exited, this does nothing)
     const kill = async () => {
       abort.abort()

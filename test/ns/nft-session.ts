@@ -3,7 +3,7 @@
 // the next one is unaffected), lines of tens of KiB and `!=` pass as written, and an nft that dies
 // is started again; nft's history never reaches a file and a session is replaced before it grows.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -50,15 +50,23 @@ t.test('an empty transaction is nothing to do', async (t) => {
   t.pass('answered')
 })
 
-t.test("nft -i's history is never written to $HOME", async (t) => {
+t.test("nft -i's history is never written to $HOME; its malloc takes huge pages", async (t) => {
   const home = mkdtempSync(join(tmpdir(), 'qf-home-'))
   t.teardown(() => rmSync(home, { recursive: true, force: true }))
   const homeBefore = process.env['HOME']
+  // the session's nft starts at its first transaction: with this HOME in the agent's environment
   process.env['HOME'] = home
   const own = new NftSession('ip', ['netns', 'exec', ns, 'nft'])
-  process.env['HOME'] = homeBefore
-  await own.run('add chain ip qft h1\n')
+  try {
+    await own.run('add chain ip qft h1\n')
+  } finally {
+    process.env['HOME'] = homeBefore
+  }
   const pid = own.pid as number
+  // (ip netns exec execs nft: the same process)
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
+  t.ok(environ.includes('HOME=/dev/null'), 'HOME=/dev/null')
+  t.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.hugetlb=1'), 'malloc on huge pages (nft/env.ts)')
   own.close()
   await untilGone(pid)
   t.notOk(existsSync(join(home, '.nft.history')), 'no .nft.history in the home of the user who runs the agent')
