@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { emptyQubesXml } from '../dom0-tools/registry/qubes-xml.js'
 import { Registry } from '../dom0-tools/registry/registry.js'
+import { nftEnv } from '../netvm-agent/nft/env.js'
 import { NftSession } from '../netvm-agent/nft/session.js'
 import { benchDropLog } from './bench-droplog.js'
 import { AGENT, median, timed } from './bench-lab.js'
@@ -144,8 +145,8 @@ function timedInEmptyFloorNs(command: string[], options: ExecFileSyncOptions = {
   return performance.now() - start
 }
 
-/** The floor: `nft -f` of that transaction. */
-const timeFloor = (dir: string) => timedInEmptyFloorNs(['nft', '-f', join(dir, 'transaction.nft')])
+/** The floor: `nft -f` of that transaction; with `asAgent`, in the environment the agent gives nft (nft/env.ts). */
+const timeFloor = (dir: string, asAgent: boolean) => timedInEmptyFloorNs(['nft', '-f', join(dir, 'transaction.nft')], asAgent ? { env: nftEnv() } : {})
 
 /** `qubes-firewall-agent apply` of the push as a process: a cold full load. */
 const timeColdApply = (dir: string) =>
@@ -161,18 +162,19 @@ const timeColdApply = (dir: string) =>
  */
 const FULL_RUNS = 3
 
-async function fullLoads(client: Client, dir: string, push: Record<string, string>): Promise<{ full: number; floor: number; apply: number }> {
-  const runs = { full: [] as number[], floor: [] as number[], apply: [] as number[] }
+async function fullLoads(client: Client, dir: string, push: Record<string, string>): Promise<{ full: number; floor: number; agentFloor: number; apply: number }> {
+  const runs = { full: [] as number[], floor: [] as number[], agentFloor: [] as number[], apply: [] as number[] }
   for (let i = 0; i < FULL_RUNS; i++) {
     // the daemon reads the kernel's facts afresh at each replace
     execFileSync('nft', ['flush', 'ruleset'])
     const [ms, loaded] = await timed(() => client.request({ op: 'replace', entries: push }))
     if (!loaded.ok) throw new Error(`replace failed: ${loaded.error}`)
     runs.full.push(ms)
-    runs.floor.push(timeFloor(dir))
+    runs.floor.push(timeFloor(dir, false))
+    runs.agentFloor.push(timeFloor(dir, true))
     runs.apply.push(timeColdApply(dir))
   }
-  return { full: median(runs.full), floor: median(runs.floor), apply: median(runs.apply) }
+  return { full: median(runs.full), floor: median(runs.floor), agentFloor: median(runs.agentFloor), apply: median(runs.apply) }
 }
 
 /**
@@ -208,6 +210,7 @@ interface Row {
   rules: number
   full: number
   floor: number
+  agentFloor: number
   apply: number
   backToBack: Stats
   spaced: Stats
@@ -266,7 +269,7 @@ async function measure(vms: number): Promise<Row> {
     const all: Record<string, string> = { '/connected-ips': Array.from({ length: vms }, (_, i) => vmIp(i)).join(' ') }
     for (let i = 0; i < vms; i++) Object.assign(all, vmEntries(i, RULES))
     const rules = writePushAndRender(dir, all)
-    const { full, floor, apply } = await fullLoads(client, dir, all)
+    const { full, floor, agentFloor, apply } = await fullLoads(client, dir, all)
     // back to back, as a script of qvm-firewall adds sends them: each one's clean-up is paid by the next
     const update = async (u: number) => {
       const [ms, answer] = await timed(() => client.request({ op: 'update', entries: vmEntries(u % vms, RULES, u + 1) }))
@@ -289,7 +292,7 @@ async function measure(vms: number): Promise<Row> {
     await daemon.stop()
     const stateBytes = sizeOf(join(dir, 'state'))
     const { chain: chainFloor, jump: jumpFloor } = await floorsOfOneChain(dir)
-    return { vms, rules, full, floor, apply, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
+    return { vms, rules, full, floor, agentFloor, apply, backToBack: stats(backToBack), spaced: stats(spaced), chainFloor, jumpFloor, stateBytes, dom0Add }
   } finally {
     await daemon.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -302,7 +305,8 @@ async function main(): Promise<void> {
   const base = rows[0] as Row
   console.log(`qubes-firewall bench, through the daemon's socket (${RULES} rules a VM, ${UPDATES} updates back to back, one run)`)
   console.log(`full load: a replace of every VM, sent and answered (parse, plan, nft, persisted and synced), into an empty namespace;`)
-  console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace')
+  console.log('  floor: `nft -f` of the very transaction `render` prints for it, into an empty namespace; floor*: the same with nft')
+  console.log('    in the environment the agent starts it in (GLIBC_TUNABLES=glibc.malloc.hugetlb=1: malloc on huge pages); ratio* against floor*')
   console.log("  cold apply: `qubes-firewall-agent apply` of the same push as a process (node's start, parse, render streamed into nft), into an empty namespace")
   console.log(`  the three timed in turn, ${FULL_RUNS} rounds, each the median of its ${FULL_RUNS} runs`)
   console.log('update: a one-VM update, sent and answered (parse, plan, nft, journal line synced), in ms:')
@@ -314,13 +318,13 @@ async function main(): Promise<void> {
   console.log('state: bytes in the daemon\'s state directory after the updates')
   console.log('dom0 add: `qvm-firewall VM add ...` run as a process against a registry of that many VMs (at most 253: the last qid Qubes gives is 254), start to exit once the agent confirmed, median of 5')
   console.log('')
-  console.log('    VMs  nft rules  full load     floor  ratio | cold apply  ratio | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor  jump | agent  vs 1st | state    | dom0 add')
+  console.log('    VMs  nft rules  full load     floor  floor*  ratio ratio* | cold apply  ratio ratio* | back to back: median  min  max  vs 1st | spaced: median  min  max | chain floor  jump | agent  vs 1st | state    | dom0 add')
   const ms = (v: number) => v.toFixed(1)
   const agentShare = (r: Row) => r.backToBack.median - r.chainFloor
   for (const r of rows) {
     console.log(
-      `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(7)} s  ${(r.floor / 1000).toFixed(2).padStart(6)} s  ${(r.full / r.floor).toFixed(2).padStart(4)}x |` +
-        ` ${(r.apply / 1000).toFixed(2).padStart(8)} s ${(r.apply / r.floor).toFixed(2).padStart(5)}x |` +
+      `${String(r.vms).padStart(7)}  ${String(r.rules).padStart(9)}  ${(r.full / 1000).toFixed(2).padStart(7)} s  ${(r.floor / 1000).toFixed(2).padStart(6)} s ${(r.agentFloor / 1000).toFixed(2).padStart(5)} s ${(r.full / r.floor).toFixed(2).padStart(5)}x ${(r.full / r.agentFloor).toFixed(2).padStart(5)}x |` +
+        ` ${(r.apply / 1000).toFixed(2).padStart(8)} s ${(r.apply / r.floor).toFixed(2).padStart(5)}x ${(r.apply / r.agentFloor).toFixed(2).padStart(5)}x |` +
         ` ${ms(r.backToBack.median).padStart(19)} ${ms(r.backToBack.min).padStart(4)} ${ms(r.backToBack.max).padStart(4)}  ${(r.backToBack.median / base.backToBack.median).toFixed(2).padStart(5)}x |` +
         ` ${ms(r.spaced.median).padStart(14)} ${ms(r.spaced.min).padStart(4)} ${ms(r.spaced.max).padStart(4)} | ${ms(r.chainFloor).padStart(8)} ms ${ms(r.jumpFloor).padStart(5)} | ${ms(agentShare(r)).padStart(5)} ${(agentShare(r) / agentShare(base)).toFixed(2).padStart(5)}x | ${`${(r.stateBytes / 1024).toFixed(0)} KiB`.padEnd(8)} | ${r.dom0Add.toFixed(0)} ms`,
     )
