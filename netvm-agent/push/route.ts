@@ -82,11 +82,12 @@ function route(routed: RoutedPush, vmFor: (untrustedIp: string) => RawVm | undef
   }
 }
 
-/** The entries in push order; throws PushError at the first value out of bounds or a bad /connected-ips. */
-export function routeEntries(untrustedEntries: Iterable<[string, unknown]>): RoutedPush {
+/** The entries (`keys`: their own keys, in push order); throws PushError at the first value out of bounds or a bad /connected-ips. */
+export function routeEntries(untrustedEntries: Readonly<Record<string, unknown>>, keys: readonly string[]): RoutedPush {
   const routed: RoutedPush = { vms: new Map(), forwardEntries: new Map(), forwardsPresent: false, ignored: [] }
   const vmFor = vmLookup(routed.vms)
-  for (const [untrustedKey, untrustedValue] of untrustedEntries) {
+  for (const untrustedKey of keys) {
+    const untrustedValue = untrustedEntries[untrustedKey]
     checkBounds(untrustedKey, untrustedValue)
     route(routed, vmFor, untrustedKey, untrustedValue)
   }
