@@ -11,13 +11,14 @@ import type { RenderContext } from './nft/render.js'
 import { serialise } from './nft/serialise.js'
 import { streamedPlan, transactionText, type Transaction } from './nft/transaction.js'
 import { chainNamer, familyOf, keepNames, planFull, planGarbage, planIncremental, setNames, type Connected, type LoadedVm, type PlanInput } from './plan.js'
+import { LoadedVms, type LoadedVmsView } from './loaded-vms.js'
 import { applyResult, type ApplyResult, type Failure } from './report.js'
 import type { Family, ForwardRule, Push, VmEntry } from './push/model.js'
 import { inForce, inForceOf, type RefreshPolicy } from './names/name-state.js'
 import { planRefresh } from './names/refresh-plan.js'
 import { cachedLookup, resolvePushNames, type CachedResolutions } from './names/resolve.js'
 
-export type { ApplyResult, Failure, LoadedVm }
+export type { ApplyResult, CachedResolutions, Failure, LoadedVm }
 
 export interface AgentEffects {
   /** Loads a transaction, all or nothing; a streamed one's parts are read to their end. */
@@ -28,7 +29,6 @@ export interface AgentEffects {
   now: () => EpochSeconds
 }
 
-export type { CachedResolutions }
 
 /** What a full load may know before it starts: a restart's cached answers, re-rendered VMs' names, the kernel's facts read ahead. */
 interface KnownBeforeFull {
@@ -44,7 +44,7 @@ interface RefreshChange {
 }
 
 export class Agent {
-  private vms = new Map<string, LoadedVm>()
+  private vms = new LoadedVms()
   private connected: Connected = {}
   private forwards: readonly ForwardRule[] = []
   /** Whether our skeleton (and the jump in custom-forward) is known to be in place. */
@@ -54,7 +54,7 @@ export class Agent {
 
   constructor(private readonly fx: AgentEffects) {}
 
-  loadedVms(): ReadonlyMap<string, LoadedVm> {
+  loadedVms(): LoadedVmsView {
     return this.vms
   }
 
@@ -221,7 +221,7 @@ export class Agent {
     }
     // loading reads the whole transaction, rendering every VM's chain on the way
     if (plan.vms.size !== push.vms.size) throw new Error('nft was not given the whole transaction')
-    this.vms = plan.vms
+    this.vms = LoadedVms.of(plan.vms)
     for (const [ip, states] of carried) {
       const vm = this.vms.get(ip)
       if (vm) keepNames(vm, states)

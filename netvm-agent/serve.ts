@@ -148,7 +148,7 @@ interface Background {
 
 /** What the daemon does between requests: rule expiries, names followed, and the clean-up once quiet. */
 function startBackground(agent: Agent, state: PersistedState, fx: AgentEffects, policy: RefreshPolicy, exclusive: Exclusive, qubesDb: QubesDbDaemonSource | undefined): Background {
-  const expiry = new ExpiryTimer(() => agent.loadedVms().values(), () => exclusive(() => agent.reapply()))
+  const expiry = new ExpiryTimer(() => agent.loadedVms().withExpiries(), () => exclusive(() => agent.reapply()))
   const idle = whenIdle(CLEANUP_WHEN_IDLE_MS, () => {
     if (agent.hasGarbage()) void exclusive(() => agent.collectGarbage()).catch((err: Error) => log(`clean-up failed: ${err.message}`))
     if (state.compactionDue()) void exclusive(() => state.compact()).catch((err: Error) => log(`compacting the state failed: ${err.message}`))

@@ -16,7 +16,7 @@ const AFTER_DUE_MS = 100
 type RefreshEffects = Pick<AgentEffects, 'resolve' | 'nameservers' | 'now'>
 
 function* loadedNames(agent: Agent): Generator<[Hostname, NameState]> {
-  for (const vm of agent.loadedVms().values()) yield* vm.names
+  for (const vm of agent.loadedVms().namingHosts()) yield* vm.names
 }
 
 export class NameRefresher {
