@@ -15,9 +15,13 @@ function keepIf(kept: Map<string, LoadedVm>, ip: string, vm: LoadedVm, keep: boo
 export type LoadedVmsView = ReadonlyMap<string, LoadedVm> & Pick<LoadedVms, 'withExpiries' | 'namingHosts'>
 
 export class LoadedVms extends Map<string, LoadedVm> {
-  // (made before any set(): Map's constructor is given no entries, see of())
   private readonly expiring = new Map<string, LoadedVm>()
   private readonly naming = new Map<string, LoadedVm>()
+
+  // no entries through Map's constructor: it would call set() before the fields above exist (of() does)
+  constructor() {
+    super()
+  }
 
   /** The VMs of `vms`, kept as set() keeps them. */
   static of(vms: ReadonlyMap<string, LoadedVm>): LoadedVms {

@@ -6,9 +6,12 @@
 // HOME=/dev/null: nft -i reads and writes ~/.nft.history there, and never finds it.
 const HUGE_PAGES = 'glibc.malloc.hugetlb=1'
 
+function withHugePages(tunables: string | undefined): string {
+  if (tunables === undefined || tunables === '') return HUGE_PAGES
+  // a choice of malloc's huge pages made by whoever runs the agent stays theirs
+  return tunables.includes('glibc.malloc.hugetlb') ? tunables : `${tunables}:${HUGE_PAGES}`
+}
+
 export function nftEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const tunables = env['GLIBC_TUNABLES']
-  // a tunable of malloc's pages set by whoever runs the agent stays theirs
-  const withHugePages = tunables === undefined || tunables === '' ? HUGE_PAGES : tunables.includes('glibc.malloc.hugetlb') ? tunables : `${tunables}:${HUGE_PAGES}`
-  return { ...env, HOME: '/dev/null', GLIBC_TUNABLES: withHugePages }
+  return { ...env, HOME: '/dev/null', GLIBC_TUNABLES: withHugePages(env['GLIBC_TUNABLES']) }
 }
