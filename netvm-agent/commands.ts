@@ -11,6 +11,7 @@ import { failureLine } from './failure-line.js'
 import { ordinaryHostReason } from './host-check.js'
 import { readKernelFactsAhead } from './kernel-facts.js'
 import { refreshPolicy } from './names/name-state.js'
+import { NFT_FAMILIES } from './nft/model.js'
 import { listNft, withNftStartedAhead } from './nft/run.js'
 import type { AgentOptions } from './options.js'
 import { parsePush } from './push/parse.js'
@@ -34,9 +35,8 @@ async function readPushFromStdin(): Promise<ReturnType<typeof parsePush>> {
 async function checkHost(force: boolean | undefined): Promise<void> {
   const reason = force ? undefined : ordinaryHostReason()
   if (reason === undefined) return
-  const families = ['ip', 'ip6']
-  const listings = await listNft(families.map((family) => ['chain', family, 'qubes', 'custom-forward']))
-  const missing = families.filter((_, i) => listings[i] === undefined)
+  const listings = await listNft(NFT_FAMILIES.map((family) => ['chain', family, 'qubes', 'custom-forward']))
+  const missing = NFT_FAMILIES.filter((_, i) => listings[i] === undefined)
   if (missing.length === 0) return
   throw new Error(
     `refusing to create table ${missing.join('/')} qubes here: its input chain drops all but established traffic and would cut this host off (ssh included); ${reason}. Run the agent in a firewall VM or a network namespace, or pass --force`,

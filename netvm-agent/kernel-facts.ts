@@ -1,7 +1,7 @@
 // What the planner needs to know of the kernel, read with cheap listings only (`list chains` and
 // `list sets` of every family, `list chain` of the small chains our jumps go in; listing a table
 // makes nft fetch every rule), all asked of one nft, and parsed into types.
-import type { NftFamily } from './nft/model.js'
+import { NFT_FAMILIES, type NftFamily } from './nft/model.js'
 import { OWNER_COMMENT, TABLE } from './nft/expr.js'
 import { VM_CHAIN_PREFIX } from './nft/render.js'
 
@@ -52,14 +52,13 @@ function namesIn(items: readonly Record<string, unknown>[], kind: 'chain' | 'set
     .filter((name): name is string => typeof name === 'string')
 }
 
-const FAMILIES: readonly NftFamily[] = ['ip', 'ip6']
 /** The chains of Qubes' table our jumps go in: custom-forward (all tables have it) and custom-dnat (Qubes 4.2's). */
 const JUMP_CHAINS = ['custom-forward', 'custom-dnat'] as const
 
 export async function readKernelFacts(listNft: ListNft): Promise<KernelFacts> {
   // every family's chains and sets (without their rules and elements), and the chains our jumps go
   // in, asked whether they exist or not: one nft for all (a listing that fails is undefined)
-  const jumpChains = FAMILIES.flatMap((family) => JUMP_CHAINS.map((name) => ['chain', family, TABLE, name]))
+  const jumpChains = NFT_FAMILIES.flatMap((family) => JUMP_CHAINS.map((name) => ['chain', family, TABLE, name]))
   const [chainsListing, setsListing, ...jumpListings] = await listNft([['chains'], ['sets'], ...jumpChains])
   const chains = listed(chainsListing)
   const sets = listed(setsListing)

@@ -9,7 +9,7 @@
 import type { EpochSeconds, Hostname } from '../common/rule/model.js'
 import type { KernelFacts } from './kernel-facts.js'
 import { baseTable } from './nft/base.js'
-import type { Command, NftFamily } from './nft/model.js'
+import { NFT_FAMILIES, type Command, type NftFamily } from './nft/model.js'
 import { customDnatChain, dnatJump, renderForwards } from './nft/forwards.js'
 import { VM_MAP, VM_OVERLAY_MAP, nftFamily } from './nft/names.js'
 import { deleteChain, deleteNameSet, mapElement, mapElements, renderVmChain, vmChainName, type RenderContext, type RenderedChain } from './nft/render.js'
@@ -70,7 +70,6 @@ export interface Plan {
   readonly vms: Map<string, LoadedVm>
 }
 
-const FAMILIES: NftFamily[] = ['ip', 'ip6']
 
 export function familyOf(entry: VmEntry): Family {
   return entry.ok ? entry.vm.family : entry.failure.family
@@ -149,10 +148,10 @@ export function planFull(vms: ReadonlyMap<string, VmEntry>, state: FullState, fa
   const elementsOf = (family: NftFamily) =>
     chains.filter((c) => nftFamily(c.family) === family).map((c): [string, string] => [c.ip, c.chain])
   return {
-    prologue: FAMILIES.flatMap((family) => prologueOf(family, facts)),
+    prologue: NFT_FAMILIES.flatMap((family) => prologueOf(family, facts)),
     vmChains: { [Symbol.iterator]: vmChains },
-    switchover: FAMILIES.flatMap((family) => switchoverOf(family, facts, state, elementsOf(family))),
-    dispatch: FAMILIES.flatMap((family) => dispatchOf(family, facts, state)),
+    switchover: NFT_FAMILIES.flatMap((family) => switchoverOf(family, facts, state, elementsOf(family))),
+    dispatch: NFT_FAMILIES.flatMap((family) => dispatchOf(family, facts, state)),
     vms: loaded,
   }
 }
@@ -170,7 +169,7 @@ export function planIncremental(
   input: PlanInput,
 ): Plan {
   const commands: Command[] = []
-  if (change.forwards) for (const family of FAMILIES) commands.push(...renderForwards(family, change.forwards))
+  if (change.forwards) for (const family of NFT_FAMILIES) commands.push(...renderForwards(family, change.forwards))
   for (const fam of change.connectedChanged) commands.push(...renderConnectedSet(nftFamily(fam), change.connected[fam] ?? []))
   for (const ip of change.removed) {
     const old = loaded.get(ip)

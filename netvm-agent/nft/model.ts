@@ -2,6 +2,8 @@
 // Renderers build these values; serialise.ts alone turns them into what nft reads.
 
 export type NftFamily = 'ip' | 'ip6'
+/** Both, in the order the agent handles them. */
+export const NFT_FAMILIES: readonly NftFamily[] = ['ip', 'ip6']
 
 export interface TableObj {
   family: NftFamily

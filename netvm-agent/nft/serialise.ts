@@ -4,10 +4,10 @@
 // command by command. Nothing is copied through unchecked: names, keywords and numbers match strict
 // patterns or fixed lists, addresses are re-formatted from parsed values, comments quoted after an
 // allowlist. A value that fails is an Error, never escaped: push parsing bounds what reaches the model.
-import type { ChainObj, Command, ElementObj, ElementValue, MapObj, NftFamily, NftObject, RuleObj, SetObj, Verdict } from './model.js'
-import { FAMILIES, integer, keyword, name, nftAddress, nftComment, prefixText, refuse, statementText, verdictText } from './statement-text.js'
+import { NFT_FAMILIES, type ChainObj, type Command, type ElementObj, type ElementValue, type MapObj, type NftFamily, type NftObject, type RuleObj, type SetObj, type Verdict } from './model.js'
+import { integer, keyword, name, nftAddress, nftComment, prefixText, refuse, statementText, verdictText } from './statement-text.js'
 
-const familyOf = (family: unknown): NftFamily => keyword('family', FAMILIES, family) as NftFamily
+const familyOf = (family: unknown): NftFamily => keyword('family', NFT_FAMILIES, family) as NftFamily
 const spec = (obj: { family: NftFamily; table: string; name: string }) => `${familyOf(obj.family)} ${name(obj.table)} ${name(obj.name)}`
 
 function chainText(chain: ChainObj, withHook: boolean): string {

@@ -2,7 +2,7 @@
 // objects and commands around them). Each value matches a strict pattern or a fixed list, or is
 // re-formatted from its parsed value; one that does not is an Error, never escaped.
 import ipaddr from 'ipaddr.js'
-import type { NftFamily, Selector, Statement, Value, Verdict } from './model.js'
+import { NFT_FAMILIES, type NftFamily, type Selector, type Statement, type Value, type Verdict } from './model.js'
 
 /** nft identifiers without a space, quote, brace or `;` (a name that is an nft keyword, as `fwd`, fails to load, it cannot inject). */
 const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/
@@ -13,7 +13,6 @@ const IFNAME = /^(?:[A-Za-z0-9_.-]{1,15}|[A-Za-z0-9_.-]{0,14}\*)$/
 /** A dotted quad as nft prints it: no leading zeros, each part 0-255. */
 const IPV4_CANONICAL = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/
 
-export const FAMILIES = ['ip', 'ip6']
 const META_KEYS = ['iifname', 'oifname', 'l4proto', 'time', 'iif', 'oif']
 const PAYLOAD_FIELDS = new Map([
   ['ip', ['saddr', 'daddr']], ['ip6', ['saddr', 'daddr']], ['tcp', ['sport', 'dport']], ['udp', ['sport', 'dport']],
@@ -143,7 +142,7 @@ export function verdictText(verdict: Verdict): string | undefined {
 }
 
 function dnatText(dnat: { addr: string; port?: number; family?: NftFamily }, tableFamily: NftFamily): string {
-  const family = dnat.family === undefined ? tableFamily : keyword('family', FAMILIES, dnat.family) as NftFamily
+  const family = dnat.family === undefined ? tableFamily : keyword('family', NFT_FAMILIES, dnat.family) as NftFamily
   const addr = nftAddress(family, dnat.addr)
   const port = dnat.port === undefined ? '' : `:${integer('dnat port', 1, 65535, dnat.port)}`
   const target = family === 'ip6' && port !== '' ? `[${addr}]${port}` : `${addr}${port}`
