@@ -29,7 +29,6 @@ export interface AgentEffects {
   now: () => EpochSeconds
 }
 
-
 /** What a full load may know before it starts: a restart's cached answers, re-rendered VMs' names, the kernel's facts read ahead. */
 interface KnownBeforeFull {
   readonly cached?: CachedResolutions

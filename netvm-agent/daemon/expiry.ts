@@ -21,8 +21,8 @@ function expiriesOf(entry: VmEntry): readonly number[] {
 }
 
 /**
- * The earliest expiry (epoch seconds) after `now` among the loaded rules. It runs after every change:
- * a look at each VM's own list of expiries (most have none), not at each of its rules.
+ * The earliest expiry (epoch seconds) after `now` among the rules of `vms`. It runs after every change
+ * (given the VMs with expiries: LoadedVms): a look at each VM's own list of expiries, not at each of its rules.
  */
 export function nextExpiry(vms: Iterable<LoadedVm>, now: number): number | undefined {
   let next: number | undefined

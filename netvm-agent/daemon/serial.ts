@@ -13,9 +13,8 @@ export function serialised(): Exclusive {
 
 /**
  * `exclusive`, and `after` once each piece of work is done: after its caller has had the result
- * (the daemon's answer goes out first: the daemon's `after` walks every loaded VM, ~0.6 ms of an
- * update at 1000 VMs that dom0 need not wait for), and at the latest as the next piece of work
- * starts, which thus finds it done.
+ * (the daemon's answer goes out first: dom0 need not wait while the daemon's timers move on), and
+ * at the latest as the next piece of work starts, which thus finds it done.
  */
 export function thenSoonAfter(exclusive: Exclusive, after: () => void): Exclusive {
   let due = false
